@@ -1,0 +1,75 @@
+"""Money: ISO 4217 currency codes, minor units, exact Decimal amounts. Never a float."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import pycountry
+
+# ISO 4217 minor units that differ from 2. The rest of the active codes use 2.
+_MINOR_UNIT_EXCEPTIONS: dict[str, int] = {
+    **dict.fromkeys(["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"], 0),
+    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+    "CLF": 4,
+    "UYW": 4,
+}
+# Codes in the ISO 4217 list that are not money one pays a supplier in (precious metals, test code,
+# SDR, bond units, "no currency").
+_NOT_PAYABLE = frozenset(["XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX"])
+
+
+class InvalidAmount(ValueError):
+    """An amount or currency failed a rule; the message says which."""
+
+
+def is_currency(code: str) -> bool:
+    """True for an active ISO 4217 alphabetic code that money is paid in."""
+    return (
+        len(code) == 3
+        and code.isupper()
+        and code not in _NOT_PAYABLE
+        and pycountry.currencies.get(alpha_3=code) is not None
+    )
+
+
+def minor_units(currency: str) -> int:
+    """How many decimals `currency` has (SEK 2, JPY 0, KWD 3)."""
+    return _MINOR_UNIT_EXCEPTIONS.get(currency, 2)
+
+
+def parse_amount(text: str) -> Decimal:
+    """A decimal amount written with a dot (`1234.50`): no sign, no exponent, no thousands separator."""
+    text = text.strip()
+    if not text:
+        raise InvalidAmount("amount is empty")
+    if not all(ch.isdigit() or ch == "." for ch in text) or text.count(".") > 1 or text in {"."}:
+        raise InvalidAmount(f"amount {text!r} is not a decimal number with a dot, like 1234.50")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise InvalidAmount(f"amount {text!r} is not a decimal number") from None
+
+
+def check_payable_amount(amount: Decimal, currency: str) -> None:
+    """Greater than zero, and no more decimals than the currency has (at most 2)."""
+    if not amount.is_finite():
+        raise InvalidAmount("amount is not a finite number")
+    if amount <= 0:
+        raise InvalidAmount("amount must be greater than zero")
+    decimals = max(0, -amount.normalize().as_tuple().exponent)
+    allowed = min(2, minor_units(currency))
+    if decimals > allowed:
+        raise InvalidAmount(f"amount has {decimals} decimals; {currency} payments take at most {allowed}")
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """Exact integer minor units (öre for SEK); raises when the amount has more decimals."""
+    scaled = amount.scaleb(minor_units(currency))
+    if scaled != scaled.to_integral_value():
+        raise InvalidAmount(f"{amount} {currency} is not a whole number of minor units")
+    return int(scaled)
+
+
+def format_amount(amount: Decimal, currency: str) -> str:
+    """The exact amount with the currency's number of decimals, as ISO 20022 files write it."""
+    return f"{amount.quantize(Decimal(1).scaleb(-minor_units(currency))):f}"

@@ -1,0 +1,493 @@
+"""Payables from the ERP: read a CSV or JSON Lines export, validate every row, make a `PaymentBatch`.
+
+Every row is checked and every failure is reported with its payment_id, field and reason, never just
+the first. A batch with any invalid row is not built unless the caller allows a partial batch; then
+the invalid rows are listed and left out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+
+import pycountry
+from stdnum import iso11649
+
+from paydag import bankdays, identifiers, money
+from paydag.formats.bank_profiles import BankProfile
+
+REQUIRED_COLUMNS = (
+    "payment_id",
+    "company",
+    "creditor_name",
+    "account_type",
+    "account",
+    "bic",
+    "amount",
+    "currency",
+    "execution_date",
+    "ocr",
+    "message",
+)
+OPTIONAL_COLUMNS = ("creditor_country", "creditor_address")
+
+CREDITOR_NAME_MAX = 70  # Max70Text in pain.001
+MESSAGE_MAX = 140  # Max140Text (RmtInf/Ustrd)
+ADDRESS_MAX = 140  # two AdrLine of Max70Text
+PAYMENT_ID_MAX = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class PayablesUnreadable(Exception):
+    """The payables file could not be read at all (exit 2); the message names the file and where."""
+
+
+class AccountType(StrEnum):
+    BG = "BG"
+    PG = "PG"
+    BBAN = "BBAN"
+    IBAN = "IBAN"
+
+
+class PaymentType(StrEnum):
+    """What decides service level, charge bearer and character set in the file."""
+
+    DOMESTIC = "domestic"  # SEK to a bankgiro, plusgiro or Swedish account
+    SEPA = "sepa"  # EUR to an IBAN in the SEPA zone
+    CROSS_BORDER = "cross-border"  # anything else
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """One validated supplier payment, its identifiers normalised."""
+
+    row: int
+    payment_id: str
+    company: str
+    creditor_name: str
+    account_type: AccountType
+    account: str  # BG/PG digits, BBAN clearing+account digits, or compact IBAN
+    clearing: str | None  # BBAN only: 4 digits (Swedbank 8xxxx: 5)
+    bic: str | None
+    amount: Decimal
+    currency: str
+    execution_date: date
+    ocr: str | None
+    message: str | None
+    creditor_country: str
+    creditor_address: str | None
+    payment_type: PaymentType
+
+    def canonical(self) -> str:
+        """The payment's identity as text: what makes two exports the same batch."""
+        return "\x1f".join(
+            str(v)
+            for v in (
+                self.payment_id,
+                self.company,
+                self.creditor_name,
+                self.account_type,
+                self.account,
+                self.bic or "",
+                f"{self.amount:f}",
+                self.currency,
+                self.execution_date.isoformat(),
+                self.ocr or "",
+                self.message or "",
+                self.creditor_country,
+                self.creditor_address or "",
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RowIssue:
+    """A failed rule on one row: where, which field, why."""
+
+    row: int
+    payment_id: str
+    field: str
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"row": self.row, "payment_id": self.payment_id, "field": self.field, "reason": self.reason}
+
+
+@dataclass
+class ValidationReport:
+    source: str
+    rows_read: int = 0
+    errors: list[RowIssue] = field(default_factory=list)
+    warnings: list[RowIssue] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def invalid_payment_ids(self) -> list[str]:
+        return sorted({e.payment_id for e in self.errors})
+
+    @property
+    def invalid_rows(self) -> list[int]:
+        return sorted({e.row for e in self.errors})
+
+
+@dataclass(frozen=True)
+class PaymentBatch:
+    """The valid payments of one payables export for one company, in input order."""
+
+    company: str
+    source: str
+    payments: tuple[Payment, ...]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((p.amount for p in self.payments), Decimal(0))
+
+    def __len__(self) -> int:
+        return len(self.payments)
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def read_payables(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (row number, raw values) from a CSV (`,` `;` or tab) or JSON Lines file.
+
+    Row numbers are the file's line numbers, so that a user can find the row in the export.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PayablesUnreadable(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PayablesUnreadable(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise PayablesUnreadable(f"{path}: the file is empty")
+    if path.suffix.lower() in {".jsonl", ".ndjson", ".json"} or text.lstrip().startswith("{"):
+        yield from _read_json_lines(path, text)
+    else:
+        yield from _read_csv(path, text)
+
+
+def _check_columns(path: Path, columns: Iterable[str], where: str) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in set(columns)]
+    if missing:
+        raise PayablesUnreadable(f"{path}: {where} lacks the column(s) {', '.join(missing)}")
+
+
+def _read_csv(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:
+    header_line = text.splitlines()[0]
+    delimiter = max((",", ";", "\t"), key=header_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+        _check_columns(path, header, "the header")
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            if len(values) != len(header):
+                raise PayablesUnreadable(
+                    f"{path}: line {reader.line_num} has {len(values)} fields, the header {len(header)}"
+                )
+            yield reader.line_num, dict(zip(header, values, strict=True))
+    except csv.Error as exc:
+        raise PayablesUnreadable(f"{path}: line {reader.line_num}: {exc}") from None
+
+
+def _read_json_lines(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            # parse_float=str keeps `1234.50` exactly as written: money never passes through a float.
+            obj = json.loads(line, parse_float=str, parse_int=str)
+        except json.JSONDecodeError as exc:
+            raise PayablesUnreadable(f"{path}: line {number}: not JSON ({exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise PayablesUnreadable(f"{path}: line {number}: a JSON object was expected")
+        _check_columns(path, obj.keys(), f"line {number}")
+        yield number, {k: "" if v is None else str(v) for k, v in obj.items()}
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+class _RowChecker:
+    """Collects every failure of one row instead of stopping at the first."""
+
+    def __init__(self, row: int, values: dict[str, str]) -> None:
+        self.row = row
+        self.values = values
+        self.payment_id = values.get("payment_id", "").strip()
+        self.errors: list[RowIssue] = []
+        self.warnings: list[RowIssue] = []
+
+    def get(self, name: str) -> str:
+        return (self.values.get(name) or "").strip()
+
+    def fail(self, name: str, reason: str) -> None:
+        self.errors.append(RowIssue(self.row, self.payment_id, name, reason))
+
+    def warn(self, name: str, reason: str) -> None:
+        self.warnings.append(RowIssue(self.row, self.payment_id, name, reason))
+
+    def text(self, name: str, *, required: bool, max_len: int) -> str | None:
+        value = self.get(name)
+        if not value:
+            if required:
+                self.fail(name, "is required")
+            return None
+        if _CONTROL.search(value):
+            self.fail(name, "contains control characters")
+        elif len(value) > max_len:
+            self.fail(name, f"is {len(value)} characters long; at most {max_len}")
+        return value
+
+
+def validate_payables(
+    rows: Iterable[tuple[int, dict[str, str]]],
+    *,
+    company: str,
+    profile: BankProfile,
+    today: date,
+    source: str,
+) -> tuple[list[Payment], ValidationReport]:
+    """Check every row; return the valid payments and the report of every failure.
+
+    Duplicated payment_ids make every row that carries them invalid: which of them is meant cannot be
+    known, and paying the same id twice is the failure this system exists to prevent.
+    """
+    report = ValidationReport(source=source)
+    candidates: list[Payment] = []
+    rows_by_id: dict[str, list[int]] = {}
+    for row, values in rows:
+        report.rows_read += 1
+        checker = _RowChecker(row, values)
+        payment = _validate_row(checker, company=company, profile=profile, today=today)
+        report.errors.extend(checker.errors)
+        report.warnings.extend(checker.warnings)
+        if checker.payment_id:
+            rows_by_id.setdefault(checker.payment_id, []).append(row)
+        if payment is not None:
+            candidates.append(payment)
+
+    duplicated = {pid: lines for pid, lines in rows_by_id.items() if len(lines) > 1}
+    for pid, lines in duplicated.items():
+        for line in lines:
+            others = ", ".join(str(n) for n in lines if n != line)
+            report.errors.append(
+                RowIssue(line, pid, "payment_id", f"duplicate in this batch (also on row {others})")
+            )
+    if report.rows_read == 0:
+        report.errors.append(RowIssue(0, "", "batch", "the file holds no payments"))
+    report.errors.sort(key=lambda e: (e.row, e.field))
+    invalid_rows = set(report.invalid_rows)
+    return [p for p in candidates if p.row not in invalid_rows], report
+
+
+def _validate_row(c: _RowChecker, *, company: str, profile: BankProfile, today: date) -> Payment | None:
+    if not c.payment_id:
+        c.fail("payment_id", "is required")
+    elif _CONTROL.search(c.payment_id) or len(c.payment_id) > PAYMENT_ID_MAX:
+        c.fail("payment_id", f"must be printable text of at most {PAYMENT_ID_MAX} characters")
+
+    row_company = c.get("company")
+    if row_company != company:
+        c.fail("company", f"row is for company {row_company!r}, the batch for {company!r}")
+
+    creditor_name = c.text("creditor_name", required=True, max_len=CREDITOR_NAME_MAX)
+    message = c.text("message", required=False, max_len=MESSAGE_MAX)
+    address = c.text("creditor_address", required=False, max_len=ADDRESS_MAX)
+
+    currency = c.get("currency").upper()
+    if not money.is_currency(currency):
+        c.fail("currency", f"{c.get('currency')!r} is not an ISO 4217 currency code")
+        currency = ""
+
+    amount: Decimal | None = None
+    try:
+        amount = money.parse_amount(c.get("amount"))
+        if currency:
+            money.check_payable_amount(amount, currency)
+        elif amount <= 0:
+            raise money.InvalidAmount("amount must be greater than zero")
+    except money.InvalidAmount as exc:
+        c.fail("amount", str(exc))
+        amount = None
+
+    execution_date = _execution_date(c, today)
+
+    try:
+        account_type = AccountType(c.get("account_type").upper())
+    except ValueError:
+        c.fail("account_type", f"{c.get('account_type')!r} is not one of BG, PG, BBAN, IBAN")
+        account_type = None
+
+    country = c.get("creditor_country").upper() or None
+    if country and pycountry.countries.get(alpha_2=country) is None:
+        c.fail("creditor_country", f"{country!r} is not an ISO 3166 country code")
+        country = None
+
+    account = clearing = bic = None
+    payment_type = None
+    if account_type is not None:
+        account, clearing, bic, country, payment_type = _account(c, account_type, currency, country)
+
+    ocr = _reference(c, profile=profile, payment_type=payment_type)
+    if ocr and message:
+        c.fail("ocr", "give an OCR reference or a message, not both")
+    if not ocr and not message and not c.get("ocr"):
+        c.fail(
+            "message", "an OCR reference or a message is required, so that the creditor can match the payment"
+        )
+
+    if payment_type is PaymentType.CROSS_BORDER and not address:
+        c.fail("creditor_address", "a cross-border payment needs the creditor's address")
+
+    if c.errors:
+        return None
+    assert account_type and account and amount is not None and execution_date and creditor_name
+    assert payment_type and country
+    return Payment(
+        row=c.row,
+        payment_id=c.payment_id,
+        company=company,
+        creditor_name=creditor_name,
+        account_type=account_type,
+        account=account,
+        clearing=clearing,
+        bic=bic,
+        amount=amount,
+        currency=currency,
+        execution_date=execution_date,
+        ocr=ocr,
+        message=message,
+        creditor_country=country,
+        creditor_address=address,
+        payment_type=payment_type,
+    )
+
+
+def _execution_date(c: _RowChecker, today: date) -> date | None:
+    text = c.get("execution_date")
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        day = date.fromisoformat(text)
+    except ValueError:
+        c.fail("execution_date", f"{text!r} is not a date written YYYY-MM-DD")
+        return None
+    if day < today:
+        c.fail("execution_date", f"{day} is in the past (today is {today})")
+    reason = bankdays.non_bank_day_reason(day)
+    if reason:
+        c.fail(
+            "execution_date",
+            f"{day} is {reason}, not a bank day; next bank day {bankdays.next_bank_day(day)}",
+        )
+    return day
+
+
+def _account(
+    c: _RowChecker, account_type: AccountType, currency: str, country: str | None
+) -> tuple[str | None, str | None, str | None, str | None, PaymentType | None]:
+    """Check the account and BIC; decide the payment type. Returns account, clearing, bic, country, type."""
+    raw = c.get("account")
+    raw_bic = c.get("bic")
+    bic = None
+    if raw_bic:
+        try:
+            bic = str(identifiers.bic(raw_bic))
+        except identifiers.InvalidIdentifier as exc:
+            c.fail("bic", str(exc))
+    if not raw:
+        c.fail("account", "is required")
+        return None, None, bic, country, None
+
+    if account_type is AccountType.IBAN:
+        try:
+            iban = identifiers.iban(raw)
+        except identifiers.InvalidIdentifier as exc:
+            c.fail("account", str(exc))
+            return None, None, bic, country, None
+        country = country or iban.country_code
+        if bic is None and iban.bic is not None:
+            bic = str(iban.bic)
+        if currency == "EUR" and iban.in_sepa_zone:
+            payment_type = PaymentType.SEPA
+        elif currency == "SEK" and iban.country_code == "SE":
+            payment_type = PaymentType.DOMESTIC
+        else:
+            payment_type = PaymentType.CROSS_BORDER
+            if bic is None:
+                c.fail("bic", "a cross-border payment needs the creditor bank's BIC")
+        return iban.compact, None, bic, country, payment_type
+
+    # Bankgiro, plusgiro and Swedish accounts are domestic: SEK only.
+    if currency and currency != "SEK":
+        c.fail("currency", f"{account_type} payments are made in SEK, not {currency}")
+    if country and country != "SE":
+        c.fail("creditor_country", f"{account_type} accounts are Swedish; creditor_country is {country}")
+    clearing = None
+    try:
+        if account_type is AccountType.BG:
+            account = identifiers.bankgiro(raw)
+        elif account_type is AccountType.PG:
+            account = identifiers.plusgiro(raw)
+        else:
+            bank_account = identifiers.bank_account(raw)
+            account, clearing = bank_account.bban, bank_account.clearing
+            if bank_account.warning:
+                c.warn("account", bank_account.warning)
+    except identifiers.InvalidIdentifier as exc:
+        c.fail("account", str(exc))
+        return None, None, bic, "SE", PaymentType.DOMESTIC
+    return account, clearing, bic, "SE", PaymentType.DOMESTIC
+
+
+def _reference(c: _RowChecker, *, profile: BankProfile, payment_type: PaymentType | None) -> str | None:
+    """An OCR reference (domestic payments) or an RF creditor reference (ISO 11649, any payment)."""
+    raw = c.get("ocr")
+    if not raw:
+        return None
+    compact = re.sub(r"\s", "", raw).upper()
+    if compact.startswith("RF"):
+        if not iso11649.is_valid(compact):
+            c.fail("ocr", "RF creditor reference fails its ISO 11649 check")
+            return None
+        return compact
+    if payment_type not in (PaymentType.DOMESTIC, None):
+        c.fail("ocr", "an OCR reference is for Swedish payees; use an RF reference or a message")
+        return None
+    try:
+        return identifiers.ocr(compact, length_digit=profile.ocr_length_digit)
+    except identifiers.InvalidIdentifier as exc:
+        c.fail("ocr", str(exc))
+        return None
+
+
+def load_batch(
+    path: Path, *, company: str, profile: BankProfile, today: date, allow_partial: bool = False
+) -> tuple[PaymentBatch | None, ValidationReport]:
+    """Read and validate a payables file. The batch is None when it must not be built.
+
+    Raises `PayablesUnreadable` when the file cannot be read at all.
+    """
+    payments, report = validate_payables(
+        read_payables(path), company=company, profile=profile, today=today, source=path.name
+    )
+    if not payments or (report.errors and not allow_partial):
+        return None, report
+    return PaymentBatch(company=company, source=path.name, payments=tuple(payments)), report

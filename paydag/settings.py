@@ -1,0 +1,130 @@
+"""Configuration, in one place: a TOML file named by PAYDAG_CONFIG, overridden by PAYDAG_* variables.
+
+Precedence, highest first: values passed in code, environment (`PAYDAG_HOME`, nested company fields as
+`PAYDAG_COMPANIES__DEMO__BIC`), the TOML file, the defaults below. When PAYDAG_CONFIG is not set and
+`./paydag.toml` does not exist, the committed example (`config/paydag.example.toml`, company `demo`)
+is used, so that a fresh clone runs on embedded defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from paydag import identifiers
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config" / "paydag.example.toml"
+DEFAULT_CONFIG = Path("paydag.toml")
+
+
+class ConfigurationError(Exception):
+    """The configuration is missing something a command needs; the message says what."""
+
+
+class Company(BaseModel):
+    """A paying company: who it is, which account pays, and how its bank wants the files."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    legal_name: str = Field(min_length=1, max_length=70)
+    org_number: str
+    debtor_account: str = Field(description="IBAN, or a Swedish BBAN (clearing number + account number)")
+    bic: str
+    bank_profile: str = "generic"
+    provider_company_id: str = Field(min_length=1)
+    bank_customer_id: str | None = Field(
+        default=None, description="the bank's agreement or customer id, where the bank profile needs one"
+    )
+
+    @field_validator("org_number")
+    @classmethod
+    def _org_number(cls, value: str) -> str:
+        return identifiers.organisation_number(value)
+
+    @field_validator("bic")
+    @classmethod
+    def _bic(cls, value: str) -> str:
+        return str(identifiers.bic(value))
+
+    @field_validator("debtor_account")
+    @classmethod
+    def _debtor_account(cls, value: str) -> str:
+        if value.strip()[:2].isalpha():
+            return identifiers.iban(value).compact
+        return identifiers.bank_account(value).bban
+
+    @property
+    def debtor_account_form(self) -> Literal["IBAN", "BBAN"]:
+        return "IBAN" if self.debtor_account[:2].isalpha() else "BBAN"
+
+
+def config_path() -> Path:
+    """The TOML file in force: PAYDAG_CONFIG, else ./paydag.toml, else the committed example."""
+    named = os.environ.get("PAYDAG_CONFIG")
+    if named:
+        return Path(named)
+    if DEFAULT_CONFIG.exists() or not EXAMPLE_CONFIG.exists():
+        return DEFAULT_CONFIG
+    return EXAMPLE_CONFIG
+
+
+class Settings(BaseSettings):
+    """Everything paydag reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAYDAG_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    home: Path = Path(".paydag")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite under home when unset")
+    raw_store: str | None = Field(
+        default=None, description="file://… or s3://bucket/prefix; home/raw when unset"
+    )
+    pagero_base_url: str = "http://127.0.0.1:8900"
+    timezone: str = "Europe/Stockholm"
+    companies: dict[str, Company] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = config_path()
+        if os.environ.get("PAYDAG_CONFIG") and not path.exists():
+            raise ConfigurationError(f"PAYDAG_CONFIG names {path}, which does not exist")
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=path)
+
+    def company(self, company_id: str) -> Company:
+        try:
+            return self.companies[company_id]
+        except KeyError:
+            known = ", ".join(sorted(self.companies)) or "none"
+            raise ConfigurationError(
+                f"company {company_id!r} is not in the configuration ({config_path()}); known: {known}"
+            ) from None
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'register.sqlite3'}"
+
+    @property
+    def effective_raw_store(self) -> str:
+        return self.raw_store or (self.home / "raw").resolve().as_uri()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the configuration now (the environment may have changed since the last call)."""
+    return Settings(**overrides)
