@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -65,6 +65,50 @@ def build_pain001_command(
     as_json: JsonOption = False,
 ) -> None:
     """Validate a payables batch and build a pain.001 file that Swedish banks accept."""
+    _build(
+        payables,
+        company=company,
+        out=out,
+        format_=format_,
+        allow_partial=allow_partial,
+        today=today,
+        as_json=as_json,
+    )
+
+
+@app.command()
+def demo(as_json: JsonOption = False) -> None:
+    """Run the daily cycle on the embedded defaults: build today's supplier payment file for `demo`."""
+    from paydag.samples import sample_payables, write_payables_csv
+    from paydag.settings import load_settings
+
+    settings = load_settings()
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    workdir = settings.home / "demo"
+    payables = write_payables_csv(
+        sample_payables(12, company="demo", first_day=today + timedelta(days=1)), workdir / "payables.csv"
+    )
+    _build(
+        payables,
+        company="demo",
+        out=workdir / "pain001.xml",
+        format_="03",
+        allow_partial=False,
+        today=today.isoformat(),
+        as_json=as_json,
+    )
+
+
+def _build(
+    payables: Path,
+    *,
+    company: str,
+    out: Path,
+    format_: str,
+    allow_partial: bool,
+    today: str | None,
+    as_json: bool,
+) -> NoReturn:
     from paydag.formats.bank_profiles import bank_profile
     from paydag.formats.pain001 import Pain001SchemaError, Pain001Version, build_pain001
     from paydag.payables import PayablesUnreadable, load_batch

@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+import csv
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from paydag.formats.bank_profiles import bank_profile
+from paydag.payables import (
+    AccountType,
+    PayablesUnreadable,
+    PaymentType,
+    load_batch,
+    read_payables,
+    validate_payables,
+)
+from tests.conftest import MIXED_ROWS, TODAY, row
+
+GENERIC = bank_profile("generic")
+
+
+def validate(*rows: dict[str, str], profile=GENERIC):
+    return validate_payables(
+        enumerate(rows, start=2), company="demo", profile=profile, today=TODAY, source="test.csv"
+    )
+
+
+def errors_of(*rows: dict[str, str], profile=GENERIC) -> list[tuple[str, str, str]]:
+    _, report = validate(*rows, profile=profile)
+    return [(e.payment_id, e.field, e.reason) for e in report.errors]
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], delimiter: str = ",") -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_mixed_batch_is_valid_and_normalised() -> None:
+    payments, report = validate(*MIXED_ROWS)
+    assert report.ok, report.errors
+    by_id = {p.payment_id: p for p in payments}
+    assert by_id["INV-1001"].account == "50501055"
+    assert by_id["INV-1001"].ocr == "20260911000000316"
+    assert by_id["INV-1002"].account_type is AccountType.PG
+    assert by_id["INV-1003"].clearing == "5000"
+    assert by_id["INV-1004"].account == "SE4550000000058398257466"
+    assert by_id["INV-1004"].payment_type is PaymentType.DOMESTIC
+    assert by_id["INV-1004"].bic == "ESSESESS"  # derived from the Swedish IBAN's bank code
+    assert by_id["INV-1005"].payment_type is PaymentType.SEPA
+    assert by_id["INV-1005"].creditor_country == "DE"
+    assert by_id["INV-1002"].amount == Decimal("7125.50")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "reason"),
+    [
+        ({"account": "5050-1056"}, "account", "bankgiro number fails its check digit"),
+        ({"account_type": "PG", "account": "12345-6"}, "account", "plusgiro number fails"),
+        ({"account_type": "BBAN", "account": "5000 1234561"}, "account", "SEB account number fails"),
+        ({"account_type": "IBAN", "account": "SE4550000000058398257467"}, "account", "IBAN is not valid"),
+        ({"account_type": "XX"}, "account_type", "not one of BG, PG, BBAN, IBAN"),
+        ({"bic": "NOTABIC"}, "bic", "BIC is not valid"),
+        ({"ocr": "20260911000000317"}, "ocr", "check digit"),
+        ({"amount": "0.00"}, "amount", "greater than zero"),
+        ({"amount": "-10.00"}, "amount", "decimal number with a dot"),
+        ({"amount": "10,50"}, "amount", "decimal number with a dot"),
+        ({"amount": "10.505"}, "amount", "at most 2"),
+        ({"currency": "SKR"}, "currency", "not an ISO 4217"),
+        ({"currency": "EUR"}, "currency", "BG payments are made in SEK"),
+        ({"creditor_name": ""}, "creditor_name", "is required"),
+        ({"creditor_name": "A" * 71}, "creditor_name", "at most 70"),
+        ({"creditor_name": "Bad\x07Name"}, "creditor_name", "control characters"),
+        ({"execution_date": "2026-11-19"}, "execution_date", "in the past"),
+        ({"execution_date": "2026-11-21"}, "execution_date", "Saturday"),
+        ({"execution_date": "2026-12-24"}, "execution_date", "Julafton"),
+        ({"execution_date": "24/11/2026"}, "execution_date", "YYYY-MM-DD"),
+        ({"message": "Faktura 1"}, "ocr", "not both"),
+        ({"ocr": "", "message": ""}, "message", "OCR reference or a message is required"),
+        ({"ocr": "", "message": "x" * 141}, "message", "at most 140"),
+        ({"company": "other"}, "company", "row is for company 'other'"),
+        ({"payment_id": ""}, "payment_id", "is required"),
+        ({"creditor_country": "ZZ"}, "creditor_country", "not an ISO 3166"),
+        ({"creditor_country": "NO"}, "creditor_country", "accounts are Swedish"),
+    ],
+)
+def test_each_rule_names_field_and_reason(overrides: dict[str, str], field: str, reason: str) -> None:
+    payments, report = validate(row(**overrides))
+    assert payments == []
+    assert any(e.field == field and reason in e.reason for e in report.errors), report.errors
+
+
+def test_every_failure_of_a_row_is_reported() -> None:
+    errors = errors_of(row(account="5050-1056", amount="0", currency="SKR", execution_date="2026-11-22"))
+    fields = {field for _, field, _ in errors}
+    assert fields == {"account", "amount", "currency", "execution_date"}
+
+
+def test_every_bad_row_is_reported_not_only_the_first() -> None:
+    rows = [
+        row(payment_id="OK-1"),
+        row(payment_id="BAD-1", account="5050-1056"),
+        row(payment_id="OK-2"),
+        row(payment_id="BAD-2", amount="abc"),
+        row(payment_id="BAD-3", execution_date="2026-12-25"),
+    ]
+    payments, report = validate(*rows)
+    assert report.invalid_payment_ids == ["BAD-1", "BAD-2", "BAD-3"]
+    assert [p.payment_id for p in payments] == ["OK-1", "OK-2"]
+    assert report.invalid_rows == [3, 5, 6]
+
+
+def test_duplicate_payment_ids_invalidate_every_occurrence() -> None:
+    payments, report = validate(row(payment_id="A"), row(payment_id="B"), row(payment_id="A", amount="1.00"))
+    assert [p.payment_id for p in payments] == ["B"]
+    duplicates = [e for e in report.errors if e.field == "payment_id"]
+    assert [(e.row, e.reason) for e in duplicates] == [
+        (2, "duplicate in this batch (also on row 4)"),
+        (4, "duplicate in this batch (also on row 2)"),
+    ]
+
+
+def test_ocr_length_digit_follows_the_bank_profile() -> None:
+    # 20260911000000316 is Luhn-valid, but its next-to-last digit is not its length (17) mod 10.
+    assert errors_of(row()) == []
+    profile = GENERIC.model_copy(update={"ocr_length_digit": True})
+    assert errors_of(row(), profile=profile) == [
+        ("INV-1", "ocr", "OCR reference's length digit is 1, but the reference has 17 digits")
+    ]
+    assert errors_of(row(ocr="12351"), profile=profile) == []
+
+
+def test_rf_reference_is_accepted_for_sepa_and_ocr_is_not() -> None:
+    sepa = MIXED_ROWS[4] | {"message": ""}
+    assert errors_of(sepa | {"ocr": "RF18 5390 0754 7034"}) == []
+    assert errors_of(sepa | {"ocr": "RF19 5390 0754 7034"})[0][1:] == ("ocr", "RF creditor reference fails its ISO 11649 check")
+    assert "for Swedish payees" in errors_of(sepa | {"ocr": "123456782"})[0][2]
+
+
+def test_cross_border_needs_bic_and_address() -> None:
+    usd = row(
+        payment_id="X-1",
+        account_type="IBAN",
+        account="GB33BUKB20201555555555",
+        currency="USD",
+        ocr="",
+        message="Invoice 7",
+    )
+    errors = errors_of(usd)
+    assert ("X-1", "creditor_address", "a cross-border payment needs the creditor's address") in errors
+    payments, report = validate(usd | {"creditor_address": "1 High Street; London", "bic": "BUKBGB22"})
+    assert report.ok, report.errors
+    assert payments[0].payment_type is PaymentType.CROSS_BORDER
+
+
+def test_swedbank_check_digit_failure_is_a_warning_not_an_error() -> None:
+    payments, report = validate(row(account_type="BBAN", account="8327-9, 912 345 678-4"))
+    assert report.ok
+    assert [w.field for w in report.warnings] == ["account"]
+    assert payments[0].clearing == "83279"
+
+
+def test_reads_csv_with_semicolons_bom_and_optional_columns(tmp_path: Path) -> None:
+    rows = [{k: v for k, v in r.items() if k not in ("creditor_country", "creditor_address")} for r in MIXED_ROWS]
+    path = write_csv(tmp_path / "payables.csv", rows, delimiter=";")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    read = list(read_payables(path))
+    assert [n for n, _ in read] == [2, 3, 4, 5, 6]
+    assert read[0][1]["creditor_name"] == "Sågverk Öster AB"
+
+
+def test_reads_json_lines_keeping_amounts_exact(tmp_path: Path) -> None:
+    lines = [json.dumps(r | {"amount": "AMOUNT"}).replace('"AMOUNT"', r["amount"]) for r in MIXED_ROWS]
+    path = tmp_path / "payables.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    batch, report = load_batch(path, company="demo", profile=GENERIC, today=TODAY)
+    assert report.ok and batch is not None
+    assert batch.total == Decimal("30715.60")
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty"),
+        (b"\xff\xfe\x00p\x00a", "not UTF-8"),
+        (b"payment_id,company\nA,demo\n", "lacks the column(s) creditor_name"),
+        (b'{"payment_id": "A"\n', "not JSON"),
+    ],
+)
+def test_unreadable_files_say_why(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "payables.csv"
+    path.write_bytes(content)
+    with pytest.raises(PayablesUnreadable, match=re.escape(reason)) as caught:
+        list(read_payables(path))
+    assert "payables.csv" in str(caught.value)
+
+
+def test_missing_file_is_unreadable(tmp_path: Path) -> None:
+    with pytest.raises(PayablesUnreadable, match="cannot be read"):
+        list(read_payables(tmp_path / "absent.csv"))
+
+
+def test_invalid_batch_builds_nothing_unless_partial_is_allowed(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "p.csv", [*MIXED_ROWS, row(payment_id="BAD", amount="0")])
+    batch, report = load_batch(path, company="demo", profile=GENERIC, today=TODAY)
+    assert batch is None and report.invalid_payment_ids == ["BAD"]
+    batch, report = load_batch(path, company="demo", profile=GENERIC, today=TODAY, allow_partial=True)
+    assert batch is not None and len(batch) == 5
+    assert report.invalid_payment_ids == ["BAD"]
+
+
+def test_a_file_without_rows_is_invalid(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(",".join(row()) + "\n", encoding="utf-8")
+    batch, report = load_batch(path, company="demo", profile=GENERIC, today=TODAY, allow_partial=True)
+    assert batch is None
+    assert report.errors[0].reason == "the file holds no payments"
