@@ -27,9 +27,7 @@ def shared_fixtures() -> Path:
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test reads the committed example config and keeps its state in a temporary home."""
-    for name in [
-        n for n in os.environ if n.startswith("PAYDAG_") and n != "PAYDAG_TEST_DATABASE_URL"
-    ]:
+    for name in [n for n in os.environ if n.startswith("PAYDAG_") and n != "PAYDAG_TEST_DATABASE_URL"]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("PAYDAG_CONFIG", str(REPO / "config" / "paydag.example.toml"))
     monkeypatch.setenv("PAYDAG_HOME", str(tmp_path_factory.mktemp("paydag-home")))

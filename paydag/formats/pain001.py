@@ -1,9 +1,9 @@
 """pain.001 (customer credit transfer initiation) for Swedish banks: built as a stream, XSD-checked.
 
 The file is written transaction by transaction; no tree of the document is ever held. While it is
-written, a second thread feeds the same bytes to libxml2's schema validator (lxml releases the GIL
-while it parses, so both cores work). The file reaches its final name only after the whole document
-validated against the bundled XSD: a file that fails is an error, never output.
+written, the same bytes stream to a child process that validates them against the bundled XSD
+(`xsd_stream`), so writing and checking run on both cores. The file reaches its final name only after
+the whole document validated: a file that fails is an error, never output.
 
 Identifiers are derived from the batch: building the same batch twice gives the same MsgId, PmtInfIds
 and EndToEndIds, so a resend of the same payments is refused by the bank as a duplicate (DU01).
@@ -14,10 +14,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import queue
 import re
 import tempfile
-import threading
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
@@ -25,14 +23,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from functools import cache
 from html import escape
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
-
 from paydag.formats.bank_profiles import BankProfile, PartyId
+from paydag.formats.xsd_stream import XsdCheckProcess
 from paydag.money import format_amount
 from paydag.payables import AccountType, Payment, PaymentBatch, PaymentType
 from paydag.settings import Company, ConfigurationError
@@ -88,8 +85,16 @@ class BuiltPain001:
     sha256: str
     size: int
     payment_infos: tuple[PaymentInfo, ...]
-    end_to_end_ids: dict[str, str]  # payment_id -> EndToEndId
-    pmt_inf_ids: dict[str, str]  # payment_id -> PmtInfId
+
+    def end_to_end_id(self, payment: Payment) -> str:
+        return end_to_end_id(payment.payment_id)
+
+    def pmt_inf_id(self, payment: Payment) -> str:
+        key = _group_key(payment)
+        for info in self.payment_infos:
+            if (info.execution_date, info.currency, info.payment_type.value) == key:
+                return info.pmt_inf_id
+        raise KeyError(f"payment {payment.payment_id} is not in {self.msg_id}")
 
 
 # --- identifiers ---------------------------------------------------------------------------------
@@ -98,10 +103,12 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-.:+]{0,34}")
 
 
 def batch_digest(batch: PaymentBatch) -> bytes:
-    """sha256 over the batch's payments, independent of their order in the export."""
+    """sha256 over the batch's payments in payment_id order (unique in a valid batch), so that a
+    re-export of the same payments in another order is the same batch."""
     h = hashlib.sha256(batch.company.encode())
-    for row_digest in sorted(hashlib.sha256(p.canonical().encode()).digest() for p in batch.payments):
-        h.update(row_digest)
+    for p in sorted(batch.payments, key=attrgetter("payment_id")):
+        h.update(p.canonical().encode())
+        h.update(b"\x1e")
     return h.digest()
 
 
@@ -141,62 +148,10 @@ def _x(value: str) -> str:
 # --- the writer ----------------------------------------------------------------------------------
 
 
-class _Discard:
-    """A parser target that keeps nothing: the validator only needs libxml2's schema check."""
-
-    def close(self) -> None:
-        return None
-
-
-@cache
-def _schema(version: Pain001Version) -> etree.XMLSchema:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    return etree.XMLSchema(etree.parse(str(version.xsd), parser))
-
-
-class _StreamValidator:
-    """Validates a document against an XSD while it is being written, on a thread of its own."""
-
-    def __init__(self, schema: etree.XMLSchema) -> None:
-        self._parser = etree.XMLParser(
-            schema=schema,
-            target=_Discard(),
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=True,
-        )
-        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
-        self.error: str | None = None
-        self._thread = threading.Thread(target=self._run, name="pain001-xsd", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (chunk := self._chunks.get()) is not None:
-            if self.error is None:
-                try:
-                    self._parser.feed(chunk)
-                except etree.XMLSyntaxError as exc:
-                    self.error = str(exc)
-        if self.error is None:
-            try:
-                self._parser.close()
-            except etree.XMLSyntaxError as exc:
-                self.error = str(exc)
-
-    def feed(self, chunk: bytes) -> None:
-        self._chunks.put(chunk)
-
-    def finish(self) -> str | None:
-        self._chunks.put(None)
-        self._thread.join()
-        return self.error
-
-
 class _Sink:
     """Buffers text, then writes it to the file, the hash and the validator in chunks."""
 
-    def __init__(self, file: Any, validator: _StreamValidator) -> None:
+    def __init__(self, file: Any, validator: XsdCheckProcess) -> None:
         self._file = file
         self._validator = validator
         self._parts: list[str] = []
@@ -258,9 +213,7 @@ def build_pain001(
                 ctrl_sum=sum((p.amount for p in payments), Decimal(0)),
             )
         )
-    e2e_ids = {p.payment_id: end_to_end_id(p.payment_id) for p in batch.payments}
-    if len(set(e2e_ids.values())) != len(e2e_ids):
-        raise ValueError("two payments would share an EndToEndId")
+    _check_end_to_end_ids(batch)
     total = sum((i.ctrl_sum for i in infos), Decimal(0))
     count = sum(i.nb_of_txs for i in infos)
 
@@ -269,7 +222,7 @@ def build_pain001(
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     tmp = Path(tmp_name)
-    validator = _StreamValidator(_schema(version))
+    validator = XsdCheckProcess(version.xsd, f"{{{version.namespace}}}CdtTrfTxInf")
     try:
         with os.fdopen(fd, "wb") as file:
             sink = _Sink(file, validator)
@@ -284,13 +237,10 @@ def build_pain001(
             )
         tmp.replace(out)
     except BaseException:
-        validator.finish()
+        validator.kill()
         tmp.unlink(missing_ok=True)
         raise
 
-    pmt_inf_of = {
-        p.payment_id: info.pmt_inf_id for info, (_, g) in zip(infos, ordered, strict=True) for p in g
-    }
     return BuiltPain001(
         path=out,
         version=version,
@@ -301,9 +251,16 @@ def build_pain001(
         sha256=sink.sha256.hexdigest(),
         size=sink.bytes_written,
         payment_infos=tuple(infos),
-        end_to_end_ids=e2e_ids,
-        pmt_inf_ids=pmt_inf_of,
     )
+
+
+def _check_end_to_end_ids(batch: PaymentBatch) -> None:
+    """payment_ids are unique in a valid batch, and so are the EndToEndIds made from them, unless a
+    derived id (`E` + hash) equals another payment's literal payment_id."""
+    derived = {end_to_end_id(p.payment_id) for p in batch.payments if not _SAFE_ID.fullmatch(p.payment_id)}
+    clash = next((p.payment_id for p in batch.payments if p.payment_id in derived), None)
+    if clash:
+        raise ValueError(f"payment_id {clash} equals the EndToEndId derived for another payment")
 
 
 def _check_company(company: Company, profile: BankProfile, version: Pain001Version) -> None:

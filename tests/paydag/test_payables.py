@@ -138,7 +138,10 @@ def test_ocr_length_digit_follows_the_bank_profile() -> None:
 def test_rf_reference_is_accepted_for_sepa_and_ocr_is_not() -> None:
     sepa = MIXED_ROWS[4] | {"message": ""}
     assert errors_of(sepa | {"ocr": "RF18 5390 0754 7034"}) == []
-    assert errors_of(sepa | {"ocr": "RF19 5390 0754 7034"})[0][1:] == ("ocr", "RF creditor reference fails its ISO 11649 check")
+    assert errors_of(sepa | {"ocr": "RF19 5390 0754 7034"})[0][1:] == (
+        "ocr",
+        "RF creditor reference fails its ISO 11649 check",
+    )
     assert "for Swedish payees" in errors_of(sepa | {"ocr": "123456782"})[0][2]
 
 
@@ -166,7 +169,9 @@ def test_swedbank_check_digit_failure_is_a_warning_not_an_error() -> None:
 
 
 def test_reads_csv_with_semicolons_bom_and_optional_columns(tmp_path: Path) -> None:
-    rows = [{k: v for k, v in r.items() if k not in ("creditor_country", "creditor_address")} for r in MIXED_ROWS]
+    rows = [
+        {k: v for k, v in r.items() if k not in ("creditor_country", "creditor_address")} for r in MIXED_ROWS
+    ]
     path = write_csv(tmp_path / "payables.csv", rows, delimiter=";")
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     read = list(read_payables(path))
