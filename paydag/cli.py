@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from paydag.formats.pain001 import Pain001Version
+
 app = typer.Typer(
     name="paydag",
     help="Payment files of a Swedish finance back office: build, send, poll, ingest, reconcile.",
@@ -55,7 +57,9 @@ def build_pain001_command(
     payables: Annotated[Path, typer.Argument(help="Payables export: CSV (, ; or tab) or JSON Lines.")],
     company: Annotated[str, typer.Option("--company", help="Company id in the configuration.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the pain.001 file.")],
-    format_: Annotated[str, typer.Option("--format", help="pain.001.001.03 or .09.")] = "03",
+    format_: Annotated[
+        Pain001Version, typer.Option("--format", help="pain.001.001.03 or .09.")
+    ] = Pain001Version.V03,
     allow_partial: Annotated[
         bool, typer.Option("--allow-partial", help="Build the valid rows and list the invalid ones.")
     ] = False,
@@ -92,7 +96,7 @@ def demo(as_json: JsonOption = False) -> None:
         payables,
         company="demo",
         out=workdir / "pain001.xml",
-        format_="03",
+        format_=Pain001Version.V03,
         allow_partial=False,
         today=today.isoformat(),
         as_json=as_json,
@@ -104,13 +108,13 @@ def _build(
     *,
     company: str,
     out: Path,
-    format_: str,
+    format_: Pain001Version,
     allow_partial: bool,
     today: str | None,
     as_json: bool,
 ) -> NoReturn:
     from paydag.formats.bank_profiles import bank_profile
-    from paydag.formats.pain001 import Pain001SchemaError, Pain001Version, build_pain001
+    from paydag.formats.pain001 import Pain001SchemaError, build_pain001
     from paydag.payables import PayablesUnreadable, load_batch
     from paydag.settings import ConfigurationError, load_settings
 
@@ -118,7 +122,6 @@ def _build(
     try:
         settings = load_settings()
         tz = ZoneInfo(settings.timezone)
-        version = Pain001Version(format_)
         company_cfg = settings.company(company)
         profile = bank_profile(company_cfg.bank_profile)
         as_of = date.fromisoformat(today) if today else datetime.now(tz).date()
@@ -147,7 +150,7 @@ def _build(
 
     try:
         built = build_pain001(
-            batch, company=company_cfg, profile=profile, out=out, version=version, created_at=datetime.now(tz)
+            batch, company=company_cfg, profile=profile, out=out, version=format_, created_at=datetime.now(tz)
         )
     except (ConfigurationError, Pain001SchemaError) as exc:
         _emit(as_json, {**doc, "status": "invalid", "error": str(exc)}, [f"error: {exc}"], Exit.INVALID)

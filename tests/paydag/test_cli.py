@@ -1,0 +1,184 @@
+"""The `paydag` console script, run as operations people run it: a real process, real files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from tests.conftest import MIXED_ROWS, REPO, TODAY, row
+
+PAYDAG = Path(sys.executable).with_name("paydag")
+
+
+def paydag(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYDAG_")}
+    env |= {
+        "PAYDAG_CONFIG": str(REPO / "config" / "paydag.example.toml"),
+        "PAYDAG_HOME": str(cwd / ".paydag"),
+    }
+    return subprocess.run([str(PAYDAG), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_builds_an_xsd_valid_file_from_every_kind_of_payment(tmp_path: Path, shared_fixtures: Path) -> None:
+    payables = write_csv(tmp_path / "payables.csv", MIXED_ROWS)
+    out = tmp_path / "out" / "pain001.xml"
+    result = paydag(
+        "build-pain001",
+        str(payables),
+        "--company",
+        "demo",
+        "--out",
+        str(out),
+        "--today",
+        TODAY.isoformat(),
+        "--json",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "built"
+    assert report["nb_of_txs"] == 5
+    assert Decimal(report["ctrl_sum"]) == sum(Decimal(r["amount"]) for r in MIXED_ROWS)
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    schema = etree.XMLSchema(etree.parse(str(shared_fixtures / "xsd" / "pain.001.001.03.xsd"), parser))
+    doc = etree.parse(str(out), parser)
+    schema.assertValid(doc)
+    ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
+    assert Decimal(doc.findtext(".//p:GrpHdr/p:CtrlSum", namespaces=ns)) == Decimal("30715.60")
+    kinds = {e.text for e in doc.iterfind(".//p:CdtrAcct/p:Id/p:Othr/p:SchmeNm/*", namespaces=ns)}
+    assert kinds == {"BGNR", "BBAN"}  # bankgiro; plusgiro and account as BBAN under the swedbank profile
+    assert len(doc.findall(".//p:CdtrAcct/p:Id/p:IBAN", namespaces=ns)) == 2
+
+
+def test_format_09(tmp_path: Path) -> None:
+    payables = write_csv(tmp_path / "payables.csv", MIXED_ROWS)
+    out = tmp_path / "pain001.xml"
+    result = paydag(
+        "build-pain001",
+        str(payables),
+        "--company",
+        "demo",
+        "--format",
+        "09",
+        "--out",
+        str(out),
+        "--today",
+        TODAY.isoformat(),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pain.001.001.09" in result.stdout
+    assert b"urn:iso:std:iso:20022:tech:xsd:pain.001.001.09" in out.read_bytes()
+
+
+def test_bad_rows_exit_1_naming_every_bad_payment(tmp_path: Path) -> None:
+    rows = [
+        *MIXED_ROWS,
+        row(payment_id="BAD-BG", account="5050-1056"),
+        row(payment_id="BAD-DATE", execution_date="2026-12-25"),
+        row(payment_id="BAD-AMOUNT", amount="12,50"),
+        row(payment_id="INV-1001"),  # a duplicate of the first row
+    ]
+    payables = write_csv(tmp_path / "payables.csv", rows)
+    out = tmp_path / "pain001.xml"
+    result = paydag(
+        "build-pain001",
+        str(payables),
+        "--company",
+        "demo",
+        "--out",
+        str(out),
+        "--today",
+        TODAY.isoformat(),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    for payment_id in ("BAD-BG", "BAD-DATE", "BAD-AMOUNT", "INV-1001"):
+        assert f"payment {payment_id}:" in result.stderr
+    assert "4 invalid payment(s); nothing was built" in result.stderr
+    assert not out.exists()
+
+    as_json = paydag(
+        "build-pain001",
+        str(payables),
+        "--company",
+        "demo",
+        "--out",
+        str(out),
+        "--today",
+        TODAY.isoformat(),
+        "--json",
+        cwd=tmp_path,
+    )
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["invalid_payment_ids"] == [
+        "BAD-AMOUNT",
+        "BAD-BG",
+        "BAD-DATE",
+        "INV-1001",
+    ]
+
+
+def test_allow_partial_builds_the_valid_rows_and_lists_the_rest(tmp_path: Path) -> None:
+    payables = write_csv(
+        tmp_path / "payables.csv", [*MIXED_ROWS, row(payment_id="BAD-BG", account="5050-1056")]
+    )
+    out = tmp_path / "pain001.xml"
+    result = paydag(
+        "build-pain001",
+        str(payables),
+        "--company",
+        "demo",
+        "--out",
+        str(out),
+        "--allow-partial",
+        "--today",
+        TODAY.isoformat(),
+        "--json",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["nb_of_txs"] == 5
+    assert report["left_out"] == ["BAD-BG"]
+    assert b"BAD-BG" not in out.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["absent.csv", "--company", "demo"], "cannot be read"),
+        (["payables.csv", "--company", "nobody"], "company 'nobody' is not in the configuration"),
+        (["payables.csv", "--company", "demo", "--format", "07"], "'07' is not one of '03', '09'"),
+    ],
+)
+def test_unreadable_input_exits_2(tmp_path: Path, args: list[str], message: str) -> None:
+    write_csv(tmp_path / "payables.csv", MIXED_ROWS)
+    result = paydag("build-pain001", *args, "--out", str(tmp_path / "o.xml"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_demo_builds_the_sample_batch(tmp_path: Path) -> None:
+    result = paydag("demo", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "built" and report["nb_of_txs"] == 12
+    assert Path(report["out"]).is_file()
