@@ -152,7 +152,7 @@ def _build(
         built = build_pain001(
             batch, company=company_cfg, profile=profile, out=out, version=format_, created_at=datetime.now(tz)
         )
-    except (ConfigurationError, Pain001SchemaError) as exc:
+    except (ConfigurationError, Pain001SchemaError, ValueError) as exc:
         _emit(as_json, {**doc, "status": "invalid", "error": str(exc)}, [f"error: {exc}"], Exit.INVALID)
 
     doc |= {

@@ -188,7 +188,7 @@ def _check_columns(path: Path, columns: Iterable[str], where: str) -> None:
 
 
 def _read_csv(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:
-    header_line = text.splitlines()[0]
+    header_line = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=header_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:

@@ -138,7 +138,7 @@ _NOT_SEPA = re.compile(r"[^A-Za-z0-9/\-?:().,'+ ]")
 def sepa_text(value: str) -> str:
     """Restrict text to the SEPA Latin set: å→a, é→e; anything else that it lacks becomes a space."""
     folded = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    return _NOT_SEPA.sub(" ", folded.replace("&", "+")).strip() or "."
+    return " ".join(_NOT_SEPA.sub(" ", folded.replace("&", "+")).split()) or "."
 
 
 def _x(value: str) -> str:

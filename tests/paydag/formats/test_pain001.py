@@ -369,3 +369,43 @@ def test_any_valid_batch_builds_a_valid_file_with_the_exact_control_sum(
     assert Decimal(doc.findtext("*/p:GrpHdr/p:CtrlSum", namespaces=ns)) == exact == built.ctrl_sum
     assert decimal_sum(doc.xpath("//p:InstdAmt", namespaces=ns)) == exact
     assert sum(Decimal(e.text) for e in doc.iterfind("*/p:PmtInf/p:CtrlSum", namespaces=ns)) == exact
+
+
+def test_bban_debtor_account(tmp_path: Path, shared_schemas) -> None:
+    built = build(tmp_path, company_cfg=company("generic", debtor_account="50001234560"))
+    doc, ns = parse(built.path)
+    shared_schemas[Pain001Version.V03].assertValid(doc.getroottree())
+    debtor = doc.find(".//p:DbtrAcct", namespaces=ns)
+    assert leaves(debtor) == {"Id/Othr/Id": "50001234560", "Id/Othr/SchmeNm/Cd": "BBAN"}
+
+
+def test_cross_border_payment(tmp_path: Path, shared_schemas) -> None:
+    usd = row(
+        payment_id="X-1",
+        creditor_name="Thames Timber Ltd",
+        account_type="IBAN",
+        account="GB33BUKB20201555555555",
+        bic="BUKBGB22",
+        currency="USD",
+        amount="1500.00",
+        ocr="",
+        message="Invoice 7 – timber",
+        creditor_address="1 High Street; London EC1A 1BB",
+    )
+    built = build(tmp_path, rows=[usd])
+    doc, ns = parse(built.path)
+    shared_schemas[Pain001Version.V03].assertValid(doc.getroottree())
+    pmt_inf = doc.find(".//p:PmtInf", namespaces=ns)
+    assert pmt_inf.findtext("p:ChrgBr", namespaces=ns) == "SHAR"
+    assert pmt_inf.find("p:PmtTpInf/p:SvcLvl", namespaces=ns) is None
+    assert leaves(pmt_inf.find("p:CdtTrfTxInf", namespaces=ns), ("PmtId",)) == {
+        "Amt/InstdAmt": "1500.00",
+        "CdtrAgt/FinInstnId/BIC": "BUKBGB22",
+        "Cdtr/Nm": "Thames Timber Ltd",
+        "Cdtr/PstlAdr/Ctry": "GB",
+        "Cdtr/PstlAdr/AdrLine": "London EC1A 1BB",
+        "CdtrAcct/Id/IBAN": "GB33BUKB20201555555555",
+        "RmtInf/Ustrd": "Invoice 7 timber",
+    }
+    lines = [e.text for e in doc.iterfind(".//p:Cdtr/p:PstlAdr/p:AdrLine", namespaces=ns)]
+    assert lines == ["1 High Street", "London EC1A 1BB"]
