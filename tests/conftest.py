@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from datetime import date
 from pathlib import Path
@@ -93,3 +94,12 @@ MIXED_ROWS = [
         message="Rechnung 4711 für Oktober",
     ),
 ]
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], delimiter: str = ",") -> Path:
+    """Payables rows as the ERP would export them."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tests.conftest import MIXED_ROWS, REPO, TODAY, row
+from tests.conftest import MIXED_ROWS, REPO, TODAY, row, write_csv
 
 PAYDAG = Path(sys.executable).with_name("paydag")
 
@@ -27,29 +26,16 @@ def paydag(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(PAYDAG), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
-def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+def build(payables: Path, out: Path, *extra: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`paydag build-pain001` for the demo company, with execution dates checked as of TODAY."""
+    args = ["--company", "demo", "--out", str(out), "--today", TODAY.isoformat()]
+    return paydag("build-pain001", str(payables), *args, *extra, cwd=cwd)
 
 
 def test_builds_an_xsd_valid_file_from_every_kind_of_payment(tmp_path: Path, shared_fixtures: Path) -> None:
     payables = write_csv(tmp_path / "payables.csv", MIXED_ROWS)
     out = tmp_path / "out" / "pain001.xml"
-    result = paydag(
-        "build-pain001",
-        str(payables),
-        "--company",
-        "demo",
-        "--out",
-        str(out),
-        "--today",
-        TODAY.isoformat(),
-        "--json",
-        cwd=tmp_path,
-    )
+    result = build(payables, out, "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["status"] == "built"
@@ -70,19 +56,7 @@ def test_builds_an_xsd_valid_file_from_every_kind_of_payment(tmp_path: Path, sha
 def test_format_09(tmp_path: Path) -> None:
     payables = write_csv(tmp_path / "payables.csv", MIXED_ROWS)
     out = tmp_path / "pain001.xml"
-    result = paydag(
-        "build-pain001",
-        str(payables),
-        "--company",
-        "demo",
-        "--format",
-        "09",
-        "--out",
-        str(out),
-        "--today",
-        TODAY.isoformat(),
-        cwd=tmp_path,
-    )
+    result = build(payables, out, "--format", "09", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "pain.001.001.09" in result.stdout
     assert b"urn:iso:std:iso:20022:tech:xsd:pain.001.001.09" in out.read_bytes()
@@ -98,35 +72,14 @@ def test_bad_rows_exit_1_naming_every_bad_payment(tmp_path: Path) -> None:
     ]
     payables = write_csv(tmp_path / "payables.csv", rows)
     out = tmp_path / "pain001.xml"
-    result = paydag(
-        "build-pain001",
-        str(payables),
-        "--company",
-        "demo",
-        "--out",
-        str(out),
-        "--today",
-        TODAY.isoformat(),
-        cwd=tmp_path,
-    )
+    result = build(payables, out, cwd=tmp_path)
     assert result.returncode == 1
     for payment_id in ("BAD-BG", "BAD-DATE", "BAD-AMOUNT", "INV-1001"):
         assert f"payment {payment_id}:" in result.stderr
     assert "4 invalid payment(s); nothing was built" in result.stderr
     assert not out.exists()
 
-    as_json = paydag(
-        "build-pain001",
-        str(payables),
-        "--company",
-        "demo",
-        "--out",
-        str(out),
-        "--today",
-        TODAY.isoformat(),
-        "--json",
-        cwd=tmp_path,
-    )
+    as_json = build(payables, out, "--json", cwd=tmp_path)
     assert as_json.returncode == 1
     assert json.loads(as_json.stdout)["invalid_payment_ids"] == [
         "BAD-AMOUNT",
@@ -141,19 +94,7 @@ def test_allow_partial_builds_the_valid_rows_and_lists_the_rest(tmp_path: Path) 
         tmp_path / "payables.csv", [*MIXED_ROWS, row(payment_id="BAD-BG", account="5050-1056")]
     )
     out = tmp_path / "pain001.xml"
-    result = paydag(
-        "build-pain001",
-        str(payables),
-        "--company",
-        "demo",
-        "--out",
-        str(out),
-        "--allow-partial",
-        "--today",
-        TODAY.isoformat(),
-        "--json",
-        cwd=tmp_path,
-    )
+    result = build(payables, out, "--allow-partial", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["nb_of_txs"] == 5

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 import json
 import re
 from decimal import Decimal
@@ -17,7 +16,7 @@ from paydag.payables import (
     read_payables,
     validate_payables,
 )
-from tests.conftest import MIXED_ROWS, TODAY, row
+from tests.conftest import MIXED_ROWS, TODAY, row, write_csv
 
 GENERIC = bank_profile("generic")
 
@@ -31,14 +30,6 @@ def validate(*rows: dict[str, str], profile=GENERIC):
 def errors_of(*rows: dict[str, str], profile=GENERIC) -> list[tuple[str, str, str]]:
     _, report = validate(*rows, profile=profile)
     return [(e.payment_id, e.field, e.reason) for e in report.errors]
-
-
-def write_csv(path: Path, rows: list[dict[str, str]], delimiter: str = ",") -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter=delimiter)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def test_mixed_batch_is_valid_and_normalised() -> None:

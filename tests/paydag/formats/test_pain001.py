@@ -129,39 +129,36 @@ def built_tx(tmp_path: Path, profile: str, payment_id: str) -> etree._Element:
 VARYING = ("PmtId", "Amt", "Cdtr/", "RmtInf/Ustrd", "RmtInf/Strd/CdtrRefInf/Ref")
 
 
-def test_bankgiro_with_ocr_has_the_structure_of_the_swedish_example(
-    tmp_path: Path, shared_fixtures: Path
+@pytest.mark.parametrize(
+    ("example", "payment_id", "expected"),
+    [
+        (
+            "pain001lib_se.bankgiro.supplier.pain.001.001.03.xml",
+            "INV-1001",
+            {
+                "CdtrAgt/FinInstnId/BIC": "BGABSESS",
+                "CdtrAcct/Id/Othr/Id": "50501055",
+                "CdtrAcct/Id/Othr/SchmeNm/Prtry": "BGNR",
+                "RmtInf/Strd/CdtrRefInf/Tp/CdOrPrtry/Cd": "SCOR",
+            },
+        ),
+        (
+            "pain001lib_se.plusgiro.supplier.pain.001.001.03.xml",
+            "INV-1002",
+            {
+                "CdtrAgt/FinInstnId/BIC": "NDEASESS",
+                "CdtrAcct/Id/Othr/Id": "123455",
+                "CdtrAcct/Id/Othr/SchmeNm/Prtry": "PGNR",
+            },
+        ),
+    ],
+)
+def test_giro_payments_have_the_structure_of_the_swedish_examples(
+    tmp_path: Path, shared_fixtures: Path, example: str, payment_id: str, expected: dict[str, str]
 ) -> None:
-    example = leaves(
-        fixture_tx(shared_fixtures, "pain001lib_se.bankgiro.supplier.pain.001.001.03.xml"), VARYING
-    )
-    ours = leaves(built_tx(tmp_path, "nordea", "INV-1001"), VARYING)
-    assert (
-        ours
-        == example
-        == {
-            "CdtrAgt/FinInstnId/BIC": "BGABSESS",
-            "CdtrAcct/Id/Othr/Id": "50501055",
-            "CdtrAcct/Id/Othr/SchmeNm/Prtry": "BGNR",
-            "RmtInf/Strd/CdtrRefInf/Tp/CdOrPrtry/Cd": "SCOR",
-        }
-    )
-
-
-def test_plusgiro_has_the_structure_of_the_swedish_example(tmp_path: Path, shared_fixtures: Path) -> None:
-    example = leaves(
-        fixture_tx(shared_fixtures, "pain001lib_se.plusgiro.supplier.pain.001.001.03.xml"), VARYING
-    )
-    ours = leaves(built_tx(tmp_path, "nordea", "INV-1002"), VARYING)
-    assert (
-        ours
-        == example
-        == {
-            "CdtrAgt/FinInstnId/BIC": "NDEASESS",
-            "CdtrAcct/Id/Othr/Id": "123455",
-            "CdtrAcct/Id/Othr/SchmeNm/Prtry": "PGNR",
-        }
-    )
+    theirs = leaves(fixture_tx(shared_fixtures, example), VARYING)
+    ours = leaves(built_tx(tmp_path, "nordea", payment_id), VARYING)
+    assert ours == theirs == expected
 
 
 def test_the_other_plusgiro_and_bankgiro_form_is_sesba(tmp_path: Path) -> None:
