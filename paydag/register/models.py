@@ -1,0 +1,160 @@
+"""The payment register's tables (SQLAlchemy 2). Money is integer minor units; times are UTC.
+
+Unique constraints carry the idempotency: a batch per MsgId, a file per sha256 and direction, a
+payment per company and payment_id. Status events are append-only history, each with its source file.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("the register stores aware datetimes only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class BatchState(StrEnum):
+    PENDING = "PENDING"  # identity and creation time fixed; the file is being built
+    BUILT = "BUILT"  # file built, archived and registered
+    SENT = "SENT"  # the provider has the file
+
+
+class PaymentState(StrEnum):
+    BUILT = "BUILT"
+    SENT = "SENT"
+    ACCEPTED = "ACCEPTED"
+    BOOKED = "BOOKED"
+    REJECTED = "REJECTED"
+    RETURNED = "RETURNED"
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class CompanyRow(Base):
+    __tablename__ = "companies"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    legal_name: Mapped[str] = mapped_column(String(140))
+    org_number: Mapped[str] = mapped_column(String(20))
+    provider_company_id: Mapped[str] = mapped_column(String(64))
+
+
+class FileRow(Base):
+    __tablename__ = "files"
+    __table_args__ = (UniqueConstraint("direction", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"))
+    direction: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))  # pain.001.001.03, pain.002, camt.054-debit, …
+    name: Mapped[str] = mapped_column(String(255))
+    raw_key: Mapped[str] = mapped_column(String(512))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    provider_file_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    state: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class BatchRow(Base):
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    msg_id: Mapped[str] = mapped_column(String(35), unique=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"))
+    source: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the file's CreDtTm
+    state: Mapped[str] = mapped_column(String(16))
+    file_format: Mapped[str | None] = mapped_column(String(32))
+    nb_of_txs: Mapped[int | None] = mapped_column(Integer)
+    ctrl_sum: Mapped[str | None] = mapped_column(String(40))  # exact decimal text, as in the file
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    file: Mapped[FileRow | None] = relationship()
+    payments: Mapped[list[PaymentRow]] = relationship(back_populates="batch", order_by="PaymentRow.id")
+
+
+class PaymentRow(Base):
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("company_id", "payment_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"))
+    payment_id: Mapped[str] = mapped_column(String(200))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    end_to_end_id: Mapped[str] = mapped_column(String(35), index=True)
+    pmt_inf_id: Mapped[str] = mapped_column(String(35))
+    creditor_name: Mapped[str] = mapped_column(String(140))
+    account_type: Mapped[str] = mapped_column(String(8))
+    account: Mapped[str] = mapped_column(String(64))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    execution_date: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str | None] = mapped_column(String(140))
+    state: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str | None] = mapped_column(String(35))
+    reason_text: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    batch: Mapped[BatchRow] = relationship(back_populates="payments")
+
+
+class StatusEventRow(Base):
+    """Append-only: what changed, from what to what, and which file said so."""
+
+    __tablename__ = "status_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id"))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str | None] = mapped_column(String(35))
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
