@@ -178,3 +178,40 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'register.sqlite3'}"
     return request.getfixturevalue("postgres_url")
+
+
+# --- the provider sandbox, over HTTP on a loopback port -----------------------------------------
+
+
+@pytest.fixture
+def sandbox_url(tmp_path: Path) -> Iterator[str]:
+    from sandbox.server import running_sandbox
+
+    with running_sandbox(tmp_path / "sandbox") as url:
+        yield url
+
+
+@pytest.fixture
+def pagero(sandbox_url: str, tmp_path: Path):
+    """A PageroChannel on the sandbox with the sandbox's test credentials; no real waiting on retries."""
+    from paydag.providers.pagero import PageroChannel, PageroCredentials, TokenStore
+    from sandbox.app import SandboxCredentials
+
+    c = SandboxCredentials()
+    channel = PageroChannel(
+        sandbox_url,
+        PageroCredentials(c.client_id, c.client_secret, c.username, c.password),
+        TokenStore(tmp_path / "pagero-token.json"),
+        timeout=5,
+        backoff_seconds=0.01,
+    )
+    yield channel
+    channel.close()
+
+
+def sandbox_call(url: str, method: str, path: str, body: object = None) -> object:
+    import httpx
+
+    response = httpx.request(method, f"{url}{path}", json=body, timeout=10)
+    response.raise_for_status()
+    return response.json()

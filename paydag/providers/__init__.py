@@ -1,0 +1,1 @@
+"""Clients of outside systems, each behind a small interface: Pagero (files and documents)."""

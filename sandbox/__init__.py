@@ -1,0 +1,1 @@
+"""Local provider simulator (FastAPI): the Pagero contract on loopback, with fault injection."""
