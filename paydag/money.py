@@ -93,6 +93,11 @@ def to_minor(amount: Decimal, currency: str) -> int:
     return int(scaled)
 
 
+def from_minor(minor: int, currency: str) -> Decimal:
+    """The exact amount of `minor` units (12495000 öre → 124950.00)."""
+    return Decimal(minor).scaleb(-minor_units(currency))
+
+
 def format_amount(amount: Decimal, currency: str) -> str:
     """The exact amount with the currency's number of decimals, as ISO 20022 files write it."""
     return f"{amount.quantize(Decimal(1).scaleb(-minor_units(currency))):f}"

@@ -90,6 +90,13 @@ class Settings(BaseSettings):
         default=None, description="file://… or s3://bucket/prefix; home/raw when unset"
     )
     pagero_base_url: str = "http://127.0.0.1:8900"
+    pagero_token_url: str | None = Field(
+        default=None, description="OAuth2 token endpoint; under the base URL when unset"
+    )
+    pagero_pain001_document_type: str = Field(
+        default="pain.001.001.03", description="documentType of uploaded payment files (ask Pagero for yours)"
+    )
+    send_mode: Literal["Production", "Test", "Certification"] = "Production"
     timezone: str = "Europe/Stockholm"
     companies: dict[str, Company] = Field(default_factory=dict)
 

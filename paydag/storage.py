@@ -342,3 +342,20 @@ def open_raw_store(url: str) -> RawStore:
     if parsed.scheme in ("file", ""):
         return LocalRawStore(Path(unquote(parsed.path) if parsed.scheme else url))
     raise RawStoreError(f"{url}: the raw store is a file:// or s3:// URL")
+
+
+def fetch_input(uri: str, workdir: Path) -> Path:
+    """A local path as it is; an `s3://bucket/key` object downloaded into `workdir` first."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3":
+        return Path(unquote(parsed.path) if parsed.scheme == "file" else uri)
+    import boto3
+    from botocore.exceptions import ClientError
+
+    target = Path(workdir) / safe_name(parsed.path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        boto3.client("s3").download_file(parsed.netloc, parsed.path.lstrip("/"), str(target))
+    except ClientError as exc:
+        raise RawStoreError(f"{uri}: {exc}") from None
+    return target

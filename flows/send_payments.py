@@ -1,0 +1,51 @@
+"""send-payment-file: a payables batch from the ERP becomes a pain.001 at the provider, exactly once."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from prefect import flow
+
+from tasks.send import (
+    archive_file,
+    build_file,
+    deliver_file,
+    follow_status,
+    publish_batch,
+    register_built,
+    validate_payables,
+)
+
+
+@flow(name="send-payment-file", flow_run_name="send {company}: {payables}")
+def send_payment_file(
+    payables: str,
+    company: str = "demo",
+    send_mode: Literal["Production", "Test", "Certification"] = "Production",
+    allow_partial: bool = False,
+    file_format: Literal["03", "09"] = "03",
+) -> dict[str, object]:
+    """Validate, build, archive, register and deliver a supplier payment batch; follow its status.
+
+    payables: the ERP export, a local path or an s3:// URI (CSV or JSON Lines)
+    company: company id in the paydag configuration
+    send_mode: Pagero sendMode; Test and Certification are never executed by the bank
+    allow_partial: send the valid payments and list the invalid ones instead of failing the batch
+    file_format: pain.001.001.03 (Swedish default) or .09
+    """
+    batch = validate_payables(payables, company, allow_partial)
+    built = build_file(batch, company, file_format)
+    raw = archive_file(built, company)
+    register_built(built, raw, batch)
+    outcome = deliver_file(built.msg_id, company, send_mode)
+    status = follow_status(built.msg_id, company)
+    publish_batch(built.msg_id, company, outcome, status)
+    return {
+        "msg_id": built.msg_id,
+        "payments": built.nb_of_txs,
+        "ctrl_sum": f"{built.ctrl_sum:f}",
+        "raw_key": raw.key,
+        "provider_file_id": outcome.provider_file_id,
+        "uploaded": outcome.uploaded,
+        "provider_status": status.state,
+    }

@@ -1,0 +1,166 @@
+"""Sending a payables batch exactly once: the steps the `send-payment-file` flow runs, one function each.
+
+Each step can be run again after a crash anywhere and gives the same result:
+- the batch's MsgId comes from its payments, and its creation time is fixed in the register before the
+  file is built, so a rebuild gives the same bytes (and the archive put is a no-op);
+- the register refuses a payment_id that another batch already holds;
+- before any upload the provider is asked for a file with senderReference = MsgId, and an upload whose
+  answer was lost is never repeated blindly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from paydag.formats.bank_profiles import BankProfile
+from paydag.formats.pain001 import BuiltPain001, Pain001Version, build_pain001, message_id
+from paydag.payables import PaymentBatch, RowIssue, ValidationReport, load_batch
+from paydag.providers.channel import FileStatus, PaymentChannel, SendMode
+from paydag.register import BatchRecord, BatchState, Register
+from paydag.settings import Company
+from paydag.storage import Direction, RawObject, RawStore
+
+
+class BatchInvalid(Exception):
+    """The payables batch has invalid rows and may not be sent; `report` lists every one."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        super().__init__(
+            f"{report.source}: {len(report.invalid_payment_ids)} invalid payment(s): "
+            + ", ".join(report.invalid_payment_ids[:20])
+        )
+        self.report = report
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    msg_id: str
+    provider_file_id: str
+    uploaded: bool  # False when the provider already had the file (a rerun, or a lost answer)
+
+
+def validated_batch(
+    payables: Path,
+    *,
+    company_id: str,
+    profile: BankProfile,
+    register: Register,
+    today: date,
+    allow_partial: bool = False,
+) -> tuple[PaymentBatch, ValidationReport]:
+    """Read and validate the payables, refusing payment_ids that another batch already holds."""
+    batch, report = load_batch(payables, company=company_id, profile=profile, today=today, allow_partial=True)
+    if batch is not None:
+        taken = register.payments_already_registered(
+            company_id, (p.payment_id for p in batch.payments), message_id(batch)
+        )
+        if taken:
+            for p in batch.payments:
+                if p.payment_id in taken:
+                    report.errors.append(
+                        RowIssue(
+                            p.row, p.payment_id, "payment_id", f"already sent in batch {taken[p.payment_id]}"
+                        )
+                    )
+            report.errors.sort(key=lambda e: (e.row, e.field))
+            kept = tuple(p for p in batch.payments if p.payment_id not in taken)
+            batch = PaymentBatch(batch.company, batch.source, kept) if kept else None
+    if batch is None or (report.errors and not allow_partial):
+        raise BatchInvalid(report)
+    return batch, report
+
+
+def build_batch_file(
+    batch: PaymentBatch,
+    *,
+    company_id: str,
+    company: Company,
+    profile: BankProfile,
+    register: Register,
+    workdir: Path,
+    version: Pain001Version = Pain001Version.V03,
+    now: datetime | None = None,
+) -> BuiltPain001:
+    """Fix the batch in the register (PENDING), then build its file with the registered creation time."""
+    register.ensure_company(company_id, company)
+    msg_id = message_id(batch)
+    record = register.begin_batch(msg_id, company_id, batch.source, now or datetime.now(UTC))
+    return build_pain001(
+        batch,
+        company=company,
+        profile=profile,
+        out=workdir / f"{msg_id}.xml",
+        version=version,
+        created_at=record.created_at,
+    )
+
+
+def archive_file(built: BuiltPain001, *, company_id: str, raw_store: RawStore) -> RawObject:
+    """Keep the file in the raw store (`outgoing/`): write-once, so a second put is a no-op."""
+    return raw_store.put(
+        Direction.OUTGOING,
+        company_id,
+        built.path.name,
+        built.path.read_bytes(),
+        source="send-payment-file",
+        content_type="application/xml",
+        at=built.created_at,
+    )
+
+
+def register_built(
+    register: Register, built: BuiltPain001, raw: RawObject, batch: PaymentBatch
+) -> BatchRecord:
+    return register.record_built(
+        built.msg_id,
+        raw=raw,
+        name=built.path.name,
+        file_format=f"pain.001.001.{built.version.value}",
+        nb_of_txs=built.nb_of_txs,
+        ctrl_sum=f"{built.ctrl_sum:f}",
+        payments=((p, built.end_to_end_id(p), built.pmt_inf_id(p)) for p in batch.payments),
+    )
+
+
+def deliver(
+    msg_id: str,
+    *,
+    company: Company,
+    register: Register,
+    raw_store: RawStore,
+    channel: PaymentChannel,
+    send_mode: SendMode,
+    document_type: str,
+) -> SendOutcome:
+    """Hand the archived file to the provider once: the register and the provider are asked first."""
+    record = register.batch(msg_id)
+    if record is None or record.raw_key is None:
+        raise RuntimeError(f"batch {msg_id} is not built and archived")
+    if record.state is BatchState.SENT and record.provider_file_id:
+        return SendOutcome(msg_id, record.provider_file_id, uploaded=False)
+    found = channel.find_by_sender_reference(msg_id, company.provider_company_id)
+    if found is not None:
+        register.record_sent(msg_id, found.id, detail="found at the provider by senderReference")
+        return SendOutcome(msg_id, found.id, uploaded=False)
+    file_id = channel.upload(
+        raw_store.read(record.raw_key),
+        Path(record.raw_key).name.split("-", 1)[-1],
+        sender_reference=msg_id,
+        company_id=company.provider_company_id,
+        document_type=document_type,
+        send_mode=send_mode,
+    )
+    register.record_sent(msg_id, file_id)
+    return SendOutcome(msg_id, file_id, uploaded=True)
+
+
+def follow_status(msg_id: str, *, register: Register, channel: PaymentChannel) -> FileStatus:
+    """The provider's processing status of the sent file, recorded in the register."""
+    record = register.batch(msg_id)
+    if record is None or record.provider_file_id is None:
+        raise RuntimeError(f"batch {msg_id} has not been sent")
+    status = channel.status(record.provider_file_id)
+    register.record_file_status(msg_id, f"PROVIDER_{status.state}", "; ".join(status.errors) or None)
+    return status

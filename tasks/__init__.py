@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over `paydag` adding retries, caching and artifacts."""

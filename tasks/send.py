@@ -1,0 +1,204 @@
+"""Tasks of the send flow: each one step of `paydag.send`, with its retries and artifacts.
+
+Every task that touches the outside world has NO_CACHE: a cached "success" must never stand in for an
+upload. Idempotency comes from the register and the provider lookup, not from Prefect.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from paydag import send
+from paydag.formats.bank_profiles import bank_profile
+from paydag.formats.pain001 import BuiltPain001, Pain001Version
+from paydag.identifiers import mask
+from paydag.money import from_minor
+from paydag.payables import PaymentBatch
+from paydag.providers.channel import FileStatus, SendMode
+from paydag.storage import RawObject, fetch_input
+from tasks import resources
+from tasks.retry import RETRY_DELAYS, transient
+
+
+def _artifact_key(kind: str, company: str) -> str:
+    return f"{kind}-{company}".lower().replace("_", "-")
+
+
+@task(name="validate-payables", cache_policy=NO_CACHE)
+def validate_payables(payables: str, company: str, allow_partial: bool) -> PaymentBatch:
+    """Read and validate the payables; publish the bad rows and fail when the batch may not be sent."""
+    s = resources.settings()
+    company_cfg = s.company(company)
+    workdir = Path(tempfile.mkdtemp(prefix="payables-", dir=s.home))
+    path = fetch_input(payables, workdir)
+    today = datetime.now(ZoneInfo(s.timezone)).date()
+    register = resources.register()
+    try:
+        batch, report = send.validated_batch(
+            path,
+            company_id=company,
+            profile=bank_profile(company_cfg.bank_profile),
+            register=register,
+            today=today,
+            allow_partial=allow_partial,
+        )
+    except send.BatchInvalid as exc:
+        _publish_bad_rows(exc.report.errors, company)
+        raise
+    finally:
+        register.close()
+    if report.errors:
+        _publish_bad_rows(report.errors, company)
+        get_run_logger().warning("left out %d invalid payment(s)", len(report.invalid_payment_ids))
+    return batch
+
+
+def _publish_bad_rows(errors: list, company: str) -> None:
+    create_table_artifact(
+        key=_artifact_key("payables-errors", company),
+        table=[e.as_dict() for e in errors],
+        description="Rows of the payables batch that failed validation: fix them in the ERP and export again.",
+    )
+
+
+@task(name="build-pain001", cache_policy=NO_CACHE)
+def build_file(batch: PaymentBatch, company: str, file_format: str) -> BuiltPain001:
+    """Build the batch's pain.001 (XSD-checked) with the creation time fixed in the register."""
+    s = resources.settings()
+    company_cfg = s.company(company)
+    register = resources.register()
+    try:
+        return send.build_batch_file(
+            batch,
+            company_id=company,
+            company=company_cfg,
+            profile=bank_profile(company_cfg.bank_profile),
+            register=register,
+            workdir=s.home / "outgoing",
+            version=Pain001Version(file_format),
+        )
+    finally:
+        register.close()
+
+
+@task(
+    name="archive-file",
+    retries=3,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=transient,
+    cache_policy=NO_CACHE,
+)
+def archive_file(built: BuiltPain001, company: str) -> RawObject:
+    """Keep the built file in the raw store before anything else happens to it."""
+    raw = send.archive_file(built, company_id=company, raw_store=resources.raw_store())
+    get_run_logger().info("archived %s", raw.key)
+    return raw
+
+
+@task(
+    name="register-built",
+    retries=3,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=transient,
+    cache_policy=NO_CACHE,
+)
+def register_built(built: BuiltPain001, raw: RawObject, batch: PaymentBatch) -> str:
+    register = resources.register()
+    try:
+        return send.register_built(register, built, raw, batch).state.value
+    finally:
+        register.close()
+
+
+@task(
+    name="deliver-file",
+    retries=5,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=transient,
+    cache_policy=NO_CACHE,
+    tags=["pagero-api"],
+)
+def deliver_file(msg_id: str, company: str, send_mode: str) -> send.SendOutcome:
+    """Upload the archived file unless the register or the provider already has it."""
+    s = resources.settings()
+    register, channel = resources.register(), resources.channel(company)
+    try:
+        outcome = send.deliver(
+            msg_id,
+            company=s.company(company),
+            register=register,
+            raw_store=resources.raw_store(),
+            channel=channel,
+            send_mode=SendMode(send_mode),
+            document_type=s.pagero_pain001_document_type,
+        )
+    finally:
+        register.close()
+        channel.close()  # type: ignore[attr-defined]
+    verb = "uploaded" if outcome.uploaded else "already at the provider"
+    get_run_logger().info("batch %s %s as file %s", msg_id, verb, outcome.provider_file_id)
+    return outcome
+
+
+@task(
+    name="follow-file-status",
+    retries=5,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=transient,
+    cache_policy=NO_CACHE,
+    tags=["pagero-api"],
+)
+def follow_status(msg_id: str, company: str) -> FileStatus:
+    register, channel = resources.register(), resources.channel(company)
+    try:
+        return send.follow_status(msg_id, register=register, channel=channel)
+    finally:
+        register.close()
+        channel.close()  # type: ignore[attr-defined]
+
+
+@task(name="publish-batch", cache_policy=NO_CACHE)
+def publish_batch(msg_id: str, company: str, outcome: send.SendOutcome, status: FileStatus) -> None:
+    """The batch as finance sees it: every payment with masked account, and where the file is."""
+    register = resources.register()
+    try:
+        record = register.batch(msg_id)
+        payments = register.payments(msg_id)
+    finally:
+        register.close()
+    create_table_artifact(
+        key=_artifact_key("send-batch", company),
+        table=[
+            {
+                "payment_id": p.payment_id,
+                "creditor": p.creditor_name,
+                "account": f"{p.account_type} {mask(p.account)}",
+                "execution_date": p.execution_date,
+                "amount": f"{from_minor(p.amount_minor, p.currency):f}",
+                "currency": p.currency,
+                "status": p.state.value,
+            }
+            for p in payments
+        ],
+        description=f"Payments of batch {msg_id}",
+    )
+    create_markdown_artifact(
+        key=_artifact_key("send-summary", company),
+        markdown=(
+            f"### Batch {msg_id}\n\n"
+            f"| | |\n|---|---|\n"
+            f"| payments | {record.nb_of_txs} |\n| control sum | {record.ctrl_sum} |\n"
+            f"| state | {record.state.value} |\n| provider file | {outcome.provider_file_id} |\n"
+            f"| uploaded this run | {'yes' if outcome.uploaded else 'no: the provider already had it'} |\n"
+            f"| provider processing | {status.state} {'; '.join(status.errors)} |\n"
+            f"| raw file | `{record.raw_key}` |\n"
+        ),
+        description=f"Send summary of batch {msg_id}",
+    )

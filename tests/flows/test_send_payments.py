@@ -1,0 +1,138 @@
+"""send-payment-file under Prefect against the sandbox over HTTP: stopped at every step boundary and
+run again, it sends exactly one file, registers one batch and every payment."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+import tasks.send
+from flows.send_payments import send_payment_file
+from paydag import bankdays, resources, send
+from paydag.register import BatchState, PaymentState, Register
+from paydag.samples import sample_payables, write_payables_csv
+from paydag.settings import load_settings
+from tests.conftest import row, write_csv
+
+
+class Crash(Exception):
+    """The process dying at this point: nothing after it runs."""
+
+
+@pytest.fixture
+def payables(tmp_path: Path, sandbox_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PAYDAG_PAGERO_BASE_URL", sandbox_url)
+    for t in (
+        tasks.send.archive_file,
+        tasks.send.register_built,
+        tasks.send.deliver_file,
+        tasks.send.follow_status,
+    ):
+        monkeypatch.setattr(t, "retry_delay_seconds", [0] * 5)
+    rows = sample_payables(8, company="demo", first_day=date.today() + timedelta(days=3))
+    return write_payables_csv(rows, tmp_path / "payables.csv")
+
+
+def crash_once(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> None:
+    real = getattr(owner, name)
+    calls = {"n": 0}
+
+    def crashing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise Crash(f"killed at {name}")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, crashing)
+
+
+def sandbox_files(url: str) -> list[dict]:
+    return httpx.get(f"{url}/_sandbox/state").json()["files"]
+
+
+def register() -> Register:
+    return resources.open_register(load_settings())
+
+
+def assert_sent_exactly_once(sandbox_url: str, result: dict) -> None:
+    files = sandbox_files(sandbox_url)
+    assert [f["senderReference"] for f in files] == [result["msg_id"]]
+    reg = register()
+    try:
+        batches = reg.batches()
+        assert [(b.msg_id, b.state, b.provider_file_id) for b in batches] == [
+            (result["msg_id"], BatchState.SENT, files[0]["id"])
+        ]
+        payments = reg.payments(result["msg_id"])
+        assert len(payments) == 8 and {p.state for p in payments} == {PaymentState.SENT}
+        assert reg.batch(result["msg_id"]).file_state == "PROVIDER_OK"
+    finally:
+        reg.close()
+    store = resources.open_store(load_settings())
+    # The provider holds exactly the bytes that were archived.
+    assert (
+        files[0]["sha256"]
+        == store.head(result["raw_key"]).sha256
+        == hashlib.sha256(store.read(result["raw_key"])).hexdigest()
+    )
+
+
+def test_sends_a_batch(payables: Path, sandbox_url: str) -> None:
+    result = send_payment_file(payables=str(payables), company="demo", send_mode="Test")
+    assert result["uploaded"] is True and result["provider_status"] == "OK"
+    assert_sent_exactly_once(sandbox_url, result)
+
+
+def test_running_twice_sends_once(payables: Path, sandbox_url: str) -> None:
+    first = send_payment_file(payables=str(payables), company="demo", send_mode="Test")
+    second = send_payment_file(payables=str(payables), company="demo", send_mode="Test")
+    assert (first["uploaded"], second["uploaded"]) == (True, False)
+    assert second["msg_id"] == first["msg_id"] and second["provider_file_id"] == first["provider_file_id"]
+    assert_sent_exactly_once(sandbox_url, second)
+
+
+@pytest.mark.parametrize(
+    ("owner", "step"),
+    [
+        (send, "register_built"),  # killed after the archive, before the register knows the file
+        (Register, "record_sent"),  # killed after the upload, before the register update
+        (send, "follow_status"),  # killed after the register update, before the status follow-up
+    ],
+    ids=["after-archive", "after-upload", "after-register-sent"],
+)
+def test_killed_at_a_step_boundary_and_run_again(
+    payables: Path, sandbox_url: str, monkeypatch: pytest.MonkeyPatch, owner: object, step: str
+) -> None:
+    crash_once(monkeypatch, owner, step)
+    with pytest.raises(Crash):
+        send_payment_file(payables=str(payables), company="demo", send_mode="Test")
+    result = send_payment_file(payables=str(payables), company="demo", send_mode="Test")
+    assert_sent_exactly_once(sandbox_url, result)
+
+
+def test_provider_drops_the_connection_after_storing_the_upload(payables: Path, sandbox_url: str) -> None:
+    httpx.post(f"{sandbox_url}/_sandbox/faults", json=[{"route": "upload", "drop_after_store": True}])
+    result = send_payment_file(payables=str(payables), company="demo", send_mode="Test")
+    assert result["uploaded"] is False  # the retry found the stored file instead of uploading again
+    assert_sent_exactly_once(sandbox_url, result)
+
+
+def test_an_invalid_batch_fails_the_run_and_sends_nothing(
+    tmp_path: Path, sandbox_url: str, monkeypatch
+) -> None:
+    monkeypatch.setenv("PAYDAG_PAGERO_BASE_URL", sandbox_url)
+    day = bankdays.next_bank_day(date.today() + timedelta(days=3)).isoformat()
+    bad = write_csv(
+        tmp_path / "bad.csv",
+        [row(payment_id="OK", execution_date=day), row(payment_id="BAD", account="5050-1056")],
+    )
+    with pytest.raises(send.BatchInvalid, match="BAD"):
+        send_payment_file(payables=str(bad), company="demo", send_mode="Test")
+    assert sandbox_files(sandbox_url) == []
+    reg = register()
+    assert reg.batches() == []
+    reg.close()
