@@ -2,7 +2,8 @@
 and hands it to the domain code; flows are imported lazily, per command.
 
 Exit codes: 0 success; 1 the input is invalid (every reason printed); 2 the input could not be read or
-is of an unsupported kind. `--json` prints one JSON document on stdout.
+is of an unsupported kind; 3 the run failed for another reason (provider or storage unavailable), and
+can be run again. `--json` prints one JSON document on stdout.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Exit(IntEnum):
     OK = 0
     INVALID = 1
     UNREADABLE = 2
+    FAILED = 3
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
@@ -188,6 +190,163 @@ def _build(
     if report.errors:
         lines += [f"left out {len(report.invalid_payment_ids)} invalid payment(s):", *issue_lines]
     _emit(as_json, doc, [*lines, *warning_lines], Exit.OK)
+
+
+def _prefect_environment(home: Path) -> None:
+    """Before Prefect is imported: its state under PAYDAG_HOME, and time for a local API to start."""
+    import os
+
+    prefect_home = Path(os.environ.setdefault("PREFECT_HOME", str((home / "prefect").resolve())))
+    prefect_home.mkdir(parents=True, exist_ok=True)  # its SQLite database cannot be opened otherwise
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@app.command()
+def send(
+    payables: Annotated[str, typer.Argument(help="Payables export: a local path or an s3:// URI.")],
+    company: Annotated[str, typer.Option("--company", help="Company id in the configuration.")],
+    send_mode: Annotated[
+        str, typer.Option("--send-mode", help="Pagero sendMode: Production, Test or Certification.")
+    ] = "",
+    allow_partial: Annotated[bool, typer.Option("--allow-partial")] = False,
+    format_: Annotated[Pain001Version, typer.Option("--format")] = Pain001Version.V03,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the send-payment-file flow in this process: validate, build, archive, deliver once."""
+    from paydag.payables import PayablesUnreadable
+    from paydag.settings import ConfigurationError, load_settings
+
+    doc: dict[str, Any] = {"command": "send", "payables": payables, "company": company}
+    try:
+        settings = load_settings()
+        settings.company(company)
+    except (ConfigurationError, ValueError) as exc:
+        _emit(as_json, {**doc, "status": "unreadable", "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
+    _prefect_environment(settings.home)
+    from flows.send_payments import send_payment_file
+    from paydag.send import BatchInvalid
+
+    try:
+        result = send_payment_file(
+            payables=payables,
+            company=company,
+            send_mode=send_mode or settings.send_mode,
+            allow_partial=allow_partial,
+            file_format=format_.value,
+        )
+    except BatchInvalid as exc:
+        errors = exc.report.errors
+        lines = [
+            str(exc),
+            *(f"row {e.row} payment {e.payment_id or '-'}: {e.field}: {e.reason}" for e in errors),
+        ]
+        _emit(
+            as_json,
+            {**doc, "status": "invalid", "errors": [e.as_dict() for e in errors]},
+            lines,
+            Exit.INVALID,
+        )
+    except (PayablesUnreadable, ConfigurationError) as exc:
+        _emit(as_json, {**doc, "status": "unreadable", "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        _emit(as_json, {**doc, "status": "failed", "error": message}, [f"error: {message}"], Exit.FAILED)
+    if result["uploaded"]:
+        head = f"sent batch {result['msg_id']} ({result['payments']} payments, {result['ctrl_sum']}) as provider file {result['provider_file_id']}"
+    else:
+        head = f"batch {result['msg_id']} was already sent as provider file {result['provider_file_id']}: nothing sent again"
+    lines = [head, f"raw file: {result['raw_key']}", f"provider processing: {result['provider_status']}"]
+    _emit(
+        as_json, {**doc, "status": "sent" if result["uploaded"] else "already-sent", **result}, lines, Exit.OK
+    )
+
+
+@app.command()
+def status(
+    company: Annotated[str | None, typer.Option("--company")] = None,
+    awaiting: Annotated[
+        bool, typer.Option("--awaiting", help="Only payments without a final state.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Batches, their files and payments with their states, from the payment register."""
+    from paydag.identifiers import mask
+    from paydag.money import from_minor
+    from paydag.register import PaymentState
+    from paydag.resources import open_register
+    from paydag.settings import load_settings
+
+    final = {PaymentState.BOOKED, PaymentState.REJECTED, PaymentState.RETURNED}
+    register = open_register(load_settings())
+    try:
+        batches = register.batches(company)
+        payments = [p for p in register.payments(company_id=company) if not awaiting or p.state not in final]
+    finally:
+        register.close()
+    shown = [
+        {
+            "payment_id": p.payment_id,
+            "batch": p.msg_id,
+            "creditor": p.creditor_name,
+            "account": f"{p.account_type} {mask(p.account)}",
+            "execution_date": p.execution_date,
+            "amount": f"{from_minor(p.amount_minor, p.currency):f}",
+            "currency": p.currency,
+            "state": p.state.value,
+            "reason": " ".join(filter(None, [p.reason_code, p.reason_text])) or None,
+        }
+        for p in payments
+    ]
+    doc = {
+        "command": "status",
+        "batches": [
+            {
+                "msg_id": b.msg_id,
+                "company": b.company,
+                "state": b.state.value,
+                "payments": b.nb_of_txs,
+                "ctrl_sum": b.ctrl_sum,
+                "provider_file_id": b.provider_file_id,
+                "file_state": b.file_state,
+                "raw_key": b.raw_key,
+            }
+            for b in batches
+        ],
+        "payments": shown,
+    }
+    lines = [
+        f"{b['msg_id']}  {b['company']:<10} {b['state']:<8} {b['payments'] or 0:>6} payments  {b['ctrl_sum'] or '':>14}"
+        f"  file {b['provider_file_id'] or '-'} {b['file_state'] or ''}"
+        for b in doc["batches"]
+    ] or ["no batches"]
+    lines += [
+        f"  {p['payment_id']:<14} {p['state']:<9} {p['execution_date']} {p['amount']:>12} {p['currency']} "
+        f"{p['account']:<22} {p['creditor']}" + (f"  ({p['reason']})" if p["reason"] else "")
+        for p in shown
+    ]
+    _emit(as_json, doc, lines, Exit.OK)
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8900,
+    state_dir: Annotated[
+        Path | None, typer.Option("--state-dir", help="Default: PAYDAG_HOME/sandbox")
+    ] = None,
+) -> None:
+    """Run the provider sandbox (Pagero's API contract, with fault injection) in the foreground."""
+    from paydag.settings import load_settings
+    from sandbox.server import PortInUse, serve
+
+    directory = state_dir or load_settings().home / "sandbox"
+    print(f"paydag sandbox on http://{host}:{port} (state in {directory}); Ctrl-C stops it", file=sys.stderr)
+    try:
+        serve(directory, host=host, port=port)
+    except PortInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(int(Exit.UNREADABLE)) from None
 
 
 def main() -> None:

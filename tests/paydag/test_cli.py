@@ -6,24 +6,30 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 from lxml import etree
 
+from paydag.samples import sample_payables, write_payables_csv
 from tests.conftest import MIXED_ROWS, REPO, TODAY, row, write_csv
 
 PAYDAG = Path(sys.executable).with_name("paydag")
 
 
-def paydag(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYDAG_")}
+def paydag(*args: str, cwd: Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    """The console script in a fresh process, with only the test's PAYDAG_/PREFECT_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAYDAG_", "PREFECT_"))}
     env |= {
         "PAYDAG_CONFIG": str(REPO / "config" / "paydag.example.toml"),
         "PAYDAG_HOME": str(cwd / ".paydag"),
     }
-    return subprocess.run([str(PAYDAG), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(PAYDAG), *args], cwd=cwd, env=env | extra_env, capture_output=True, text=True, timeout=300
+    )
 
 
 def build(payables: Path, out: Path, *extra: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -123,3 +129,45 @@ def test_demo_builds_the_sample_batch(tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     assert report["status"] == "built" and report["nb_of_txs"] == 12
     assert Path(report["out"]).is_file()
+
+
+def test_send_twice_sends_once_and_says_so(tmp_path: Path, sandbox_url: str) -> None:
+    first_day = date.today() + timedelta(days=3)
+    payables = write_payables_csv(sample_payables(5, company="demo", first_day=first_day), tmp_path / "p.csv")
+    url = {"PAYDAG_PAGERO_BASE_URL": sandbox_url}
+    first = paydag(
+        "send", str(payables), "--company", "demo", "--send-mode", "Test", "--json", cwd=tmp_path, **url
+    )
+    assert first.returncode == 0, first.stderr[-2000:]
+    second = paydag("send", str(payables), "--company", "demo", "--send-mode", "Test", cwd=tmp_path, **url)
+    assert second.returncode == 0, second.stderr[-2000:]
+    sent = json.loads(first.stdout)
+    assert sent["status"] == "sent" and sent["payments"] == 5
+    assert (
+        f"batch {sent['msg_id']} was already sent as provider file {sent['provider_file_id']}"
+        in second.stdout
+    )
+    assert len(httpx.get(f"{sandbox_url}/_sandbox/state").json()["files"]) == 1
+
+    status = paydag("status", "--json", cwd=tmp_path)
+    report = json.loads(status.stdout)
+    assert [(b["msg_id"], b["state"]) for b in report["batches"]] == [(sent["msg_id"], "SENT")]
+    assert {p["state"] for p in report["payments"]} == {"SENT"}
+    # Account numbers are masked in what the command shows.
+    assert all(p["account"].split()[1].startswith("*") for p in report["payments"])
+
+
+def test_send_an_invalid_batch_exits_1(tmp_path: Path, sandbox_url: str) -> None:
+    payables = write_csv(tmp_path / "p.csv", [row(payment_id="BAD", account="5050-1056")])
+    result = paydag(
+        "send", str(payables), "--company", "demo", cwd=tmp_path, PAYDAG_PAGERO_BASE_URL=sandbox_url
+    )
+    assert result.returncode == 1
+    assert "row 2 payment BAD: account: bankgiro number fails its check digit" in result.stderr
+
+
+def test_sandbox_on_a_taken_port_exits_2(tmp_path: Path, sandbox_url: str) -> None:
+    port = sandbox_url.rsplit(":", 1)[1]
+    result = paydag("sandbox", "--port", port, cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"127.0.0.1:{port} is in use" in result.stderr
