@@ -84,25 +84,30 @@ def build_pain001_command(
 
 @app.command()
 def demo(as_json: JsonOption = False) -> None:
-    """Run the daily cycle on the embedded defaults: build today's supplier payment file for `demo`."""
+    """Run the daily cycle on the embedded defaults: today's supplier payments sent through the sandbox."""
+    import os
+
     from paydag.samples import sample_payables, write_payables_csv
     from paydag.settings import load_settings
+    from sandbox.server import running_sandbox
 
     settings = load_settings()
     today = datetime.now(ZoneInfo(settings.timezone)).date()
-    workdir = settings.home / "demo"
-    payables = write_payables_csv(
-        sample_payables(12, company="demo", first_day=today + timedelta(days=1)), workdir / "payables.csv"
+    # Payment ids carry the day: a second demo on the same day is the same batch, and is not sent again.
+    rows = sample_payables(
+        12, company="demo", first_day=today + timedelta(days=1), id_prefix=f"DEMO{today:%Y%m%d}-"
     )
-    _build(
-        payables,
-        company="demo",
-        out=workdir / "pain001.xml",
-        format_=Pain001Version.V03,
-        allow_partial=False,
-        today=today.isoformat(),
-        as_json=as_json,
-    )
+    payables = write_payables_csv(rows, settings.home / "demo" / f"payables-{today}.csv")
+    with running_sandbox(settings.home / "sandbox") as url:
+        os.environ["PAYDAG_PAGERO_BASE_URL"] = url
+        _send(
+            str(payables),
+            company="demo",
+            send_mode="Test",
+            allow_partial=False,
+            format_=Pain001Version.V03,
+            as_json=as_json,
+        )
 
 
 def _build(
@@ -214,6 +219,25 @@ def send(
     as_json: JsonOption = False,
 ) -> None:
     """Run the send-payment-file flow in this process: validate, build, archive, deliver once."""
+    _send(
+        payables,
+        company=company,
+        send_mode=send_mode,
+        allow_partial=allow_partial,
+        format_=format_,
+        as_json=as_json,
+    )
+
+
+def _send(
+    payables: str,
+    *,
+    company: str,
+    send_mode: str,
+    allow_partial: bool,
+    format_: Pain001Version,
+    as_json: bool,
+) -> NoReturn:
     from paydag.payables import PayablesUnreadable
     from paydag.settings import ConfigurationError, load_settings
 

@@ -57,7 +57,9 @@ def bank_days_from(first: date, count: int) -> list[date]:
     return days
 
 
-def sample_payables(count: int, *, company: str, first_day: date, days: int = 3) -> Iterator[dict[str, str]]:
+def sample_payables(
+    count: int, *, company: str, first_day: date, days: int = 3, id_prefix: str = "INV-"
+) -> Iterator[dict[str, str]]:
     """`count` valid payables rows across every account type, over `days` bank days from `first_day`."""
     execution_days = bank_days_from(first_day, days)
     for n in range(count):
@@ -66,7 +68,7 @@ def sample_payables(count: int, *, company: str, first_day: date, days: int = 3)
         amount = Decimal(1000 + (n * 7919) % 250_000) / 100 + (100 if currency == "SEK" else 0)
         use_ocr = supplier["account_type"] == "BG" or (currency == "SEK" and n % 3 == 0)
         yield {
-            "payment_id": f"INV-{n + 1:07d}",
+            "payment_id": f"{id_prefix}{n + 1:07d}",
             "company": company,
             "creditor_name": supplier["creditor_name"],
             "account_type": supplier["account_type"],

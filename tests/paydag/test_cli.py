@@ -123,12 +123,16 @@ def test_unreadable_input_exits_2(tmp_path: Path, args: list[str], message: str)
     assert message in result.stderr
 
 
-def test_demo_builds_the_sample_batch(tmp_path: Path) -> None:
-    result = paydag("demo", "--json", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    assert report["status"] == "built" and report["nb_of_txs"] == 12
-    assert Path(report["out"]).is_file()
+def test_demo_sends_the_days_batch_once(tmp_path: Path) -> None:
+    first = paydag("demo", "--json", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    report = json.loads(first.stdout)
+    assert report["status"] == "sent" and report["payments"] == 12
+    again = paydag("demo", "--json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout)["status"] == "already-sent"
+    sandbox_state = json.loads((tmp_path / ".paydag" / "sandbox" / "state.json").read_text())
+    assert [f["senderReference"] for f in sandbox_state["files"]] == [report["msg_id"]]
 
 
 def test_send_twice_sends_once_and_says_so(tmp_path: Path, sandbox_url: str) -> None:
