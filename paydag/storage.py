@@ -125,16 +125,8 @@ def _check_key(key: str) -> str:
     return key
 
 
-class LocalRawStore:
-    """A directory. Exclusive create by hard-linking a finished temporary file into place."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.url = self.root.as_uri()
-
-    def _path(self, key: str) -> Path:
-        return self.root / _check_key(key)
+class _WriteOnceStore:
+    """The put every backend shares: describe the object, then write it once (`_write`)."""
 
     def put(
         self,
@@ -148,7 +140,26 @@ class LocalRawStore:
         provider_id: str | None = None,
         at: datetime | None = None,
     ) -> RawObject:
-        obj = _describe(direction, company, name, data, source, content_type, provider_id, at)
+        return self._write(
+            _describe(direction, company, name, data, source, content_type, provider_id, at), data
+        )
+
+    def _write(self, obj: RawObject, data: bytes) -> RawObject:
+        raise NotImplementedError
+
+
+class LocalRawStore(_WriteOnceStore):
+    """A directory. Exclusive create by hard-linking a finished temporary file into place."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.url = self.root.as_uri()
+
+    def _path(self, key: str) -> Path:
+        return self.root / _check_key(key)
+
+    def _write(self, obj: RawObject, data: bytes) -> RawObject:
         path = self._path(obj.key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Metadata first: an object counts as present once its bytes are in place, and then its
@@ -225,7 +236,7 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-class S3RawStore:
+class S3RawStore(_WriteOnceStore):
     """An S3 bucket (or MinIO/Ceph through AWS_ENDPOINT_URL). Conditional put with If-None-Match."""
 
     def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
@@ -241,30 +252,18 @@ class S3RawStore:
         _check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def put(
-        self,
-        direction: Direction,
-        company: str,
-        name: str,
-        data: bytes,
-        *,
-        source: str,
-        content_type: str = "application/octet-stream",
-        provider_id: str | None = None,
-        at: datetime | None = None,
-    ) -> RawObject:
+    def _write(self, obj: RawObject, data: bytes) -> RawObject:
         from botocore.exceptions import ClientError
 
-        obj = _describe(direction, company, name, data, source, content_type, provider_id, at)
-        metadata = {"sha256": obj.sha256, "source": source, "stored-at": obj.stored_at}
-        if provider_id:
-            metadata["provider-id"] = provider_id
+        metadata = {"sha256": obj.sha256, "source": obj.source, "stored-at": obj.stored_at}
+        if obj.provider_id:
+            metadata["provider-id"] = obj.provider_id
         try:
             self._s3.put_object(
                 Bucket=self.bucket,
                 Key=self._full(obj.key),
                 Body=data,
-                ContentType=content_type,
+                ContentType=obj.content_type,
                 Metadata={k: _ascii(v) for k, v in metadata.items()},
                 IfNoneMatch="*",
                 ChecksumSHA256=_b64(bytes.fromhex(obj.sha256)),

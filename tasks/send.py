@@ -7,6 +7,7 @@ upload. Idempotency comes from the register and the provider lookup, not from Pr
 from __future__ import annotations
 
 import tempfile
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -36,24 +37,21 @@ def validate_payables(payables: str, company: str, allow_partial: bool) -> Payme
     """Read and validate the payables; publish the bad rows and fail when the batch may not be sent."""
     s = resources.settings()
     company_cfg = s.company(company)
-    workdir = Path(tempfile.mkdtemp(prefix="payables-", dir=s.home))
-    path = fetch_input(payables, workdir)
     today = datetime.now(ZoneInfo(s.timezone)).date()
-    register = resources.register()
+    s.home.mkdir(parents=True, exist_ok=True)
     try:
-        batch, report = send.validated_batch(
-            path,
-            company_id=company,
-            profile=bank_profile(company_cfg.bank_profile),
-            register=register,
-            today=today,
-            allow_partial=allow_partial,
-        )
+        with tempfile.TemporaryDirectory(dir=s.home) as workdir, closing(resources.register()) as register:
+            batch, report = send.validated_batch(
+                fetch_input(payables, Path(workdir)),
+                company_id=company,
+                profile=bank_profile(company_cfg.bank_profile),
+                register=register,
+                today=today,
+                allow_partial=allow_partial,
+            )
     except send.BatchInvalid as exc:
         _publish_bad_rows(exc.report.errors, company)
         raise
-    finally:
-        register.close()
     if report.errors:
         _publish_bad_rows(report.errors, company)
         get_run_logger().warning("left out %d invalid payment(s)", len(report.invalid_payment_ids))
@@ -73,8 +71,7 @@ def build_file(batch: PaymentBatch, company: str, file_format: str) -> BuiltPain
     """Build the batch's pain.001 (XSD-checked) with the creation time fixed in the register."""
     s = resources.settings()
     company_cfg = s.company(company)
-    register = resources.register()
-    try:
+    with closing(resources.register()) as register:
         return send.build_batch_file(
             batch,
             company_id=company,
@@ -84,8 +81,6 @@ def build_file(batch: PaymentBatch, company: str, file_format: str) -> BuiltPain
             workdir=s.home / "outgoing",
             version=Pain001Version(file_format),
         )
-    finally:
-        register.close()
 
 
 @task(
@@ -110,11 +105,8 @@ def archive_file(built: BuiltPain001, company: str) -> RawObject:
     cache_policy=NO_CACHE,
 )
 def register_built(built: BuiltPain001, raw: RawObject, batch: PaymentBatch) -> str:
-    register = resources.register()
-    try:
+    with closing(resources.register()) as register:
         return send.register_built(register, built, raw, batch).state.value
-    finally:
-        register.close()
 
 
 @task(
@@ -128,8 +120,7 @@ def register_built(built: BuiltPain001, raw: RawObject, batch: PaymentBatch) -> 
 def deliver_file(msg_id: str, company: str, send_mode: str) -> send.SendOutcome:
     """Upload the archived file unless the register or the provider already has it."""
     s = resources.settings()
-    register, channel = resources.register(), resources.channel(company)
-    try:
+    with closing(resources.register()) as register, closing(resources.channel(company)) as channel:
         outcome = send.deliver(
             msg_id,
             company=s.company(company),
@@ -139,9 +130,6 @@ def deliver_file(msg_id: str, company: str, send_mode: str) -> send.SendOutcome:
             send_mode=SendMode(send_mode),
             document_type=s.pagero_pain001_document_type,
         )
-    finally:
-        register.close()
-        channel.close()  # type: ignore[attr-defined]
     verb = "uploaded" if outcome.uploaded else "already at the provider"
     get_run_logger().info("batch %s %s as file %s", msg_id, verb, outcome.provider_file_id)
     return outcome
@@ -156,23 +144,15 @@ def deliver_file(msg_id: str, company: str, send_mode: str) -> send.SendOutcome:
     tags=["pagero-api"],
 )
 def follow_status(msg_id: str, company: str) -> FileStatus:
-    register, channel = resources.register(), resources.channel(company)
-    try:
+    with closing(resources.register()) as register, closing(resources.channel(company)) as channel:
         return send.follow_status(msg_id, register=register, channel=channel)
-    finally:
-        register.close()
-        channel.close()  # type: ignore[attr-defined]
 
 
 @task(name="publish-batch", cache_policy=NO_CACHE)
 def publish_batch(msg_id: str, company: str, outcome: send.SendOutcome, status: FileStatus) -> None:
     """The batch as finance sees it: every payment with masked account, and where the file is."""
-    register = resources.register()
-    try:
-        record = register.batch(msg_id)
-        payments = register.payments(msg_id)
-    finally:
-        register.close()
+    with closing(resources.register()) as register:
+        record, payments = register.batch(msg_id), register.payments(msg_id)
     create_table_artifact(
         key=_artifact_key("send-batch", company),
         table=[

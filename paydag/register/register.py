@@ -183,72 +183,62 @@ class Register:
         `payments` yields (payment, EndToEndId, PmtInfId).
         """
         try:
-            return self._record_built(msg_id, raw, name, file_format, nb_of_txs, ctrl_sum, payments)
+            with self._tx() as s:
+                batch = s.scalar(select(BatchRow).where(BatchRow.msg_id == msg_id).with_for_update())
+                if batch is None:
+                    raise RegisterError(f"batch {msg_id} was never begun")
+                if batch.state != BatchState.PENDING:
+                    return self._batch_record(batch)
+                file = s.scalar(
+                    select(FileRow).where(FileRow.direction == "outgoing", FileRow.sha256 == raw.sha256)
+                )
+                if file is None:
+                    file = FileRow(
+                        company_id=batch.company_id,
+                        direction="outgoing",
+                        kind=file_format,
+                        name=name,
+                        raw_key=raw.key,
+                        sha256=raw.sha256,
+                        size=raw.size,
+                        state="BUILT",
+                    )
+                    s.add(file)
+                    s.flush()
+                batch.file_id, batch.file_format = file.id, file_format
+                batch.nb_of_txs, batch.ctrl_sum, batch.state = nb_of_txs, ctrl_sum, BatchState.BUILT
+                s.add(
+                    StatusEventRow(batch_id=batch.id, file_id=file.id, from_state="PENDING", to_state="BUILT")
+                )
+                for payment, e2e, pmt_inf_id in payments:
+                    row = PaymentRow(
+                        company_id=batch.company_id,
+                        payment_id=payment.payment_id,
+                        batch_id=batch.id,
+                        end_to_end_id=e2e,
+                        pmt_inf_id=pmt_inf_id,
+                        creditor_name=payment.creditor_name,
+                        account_type=payment.account_type.value,
+                        account=payment.account,
+                        amount_minor=to_minor(payment.amount, payment.currency),
+                        currency=payment.currency,
+                        execution_date=payment.execution_date,
+                        reference=payment.ocr or payment.message,
+                        state=PaymentState.BUILT,
+                    )
+                    s.add(row)
+                s.flush()
+                s.add_all(
+                    StatusEventRow(
+                        batch_id=batch.id, payment_id=p.id, file_id=file.id, to_state=PaymentState.BUILT
+                    )
+                    for p in batch.payments
+                )
+                return self._batch_record(batch)
         except IntegrityError as exc:
             raise RegisterError(
                 f"batch {msg_id}: a payment_id or the file is already registered ({exc.orig})"
             ) from None
-
-    def _record_built(
-        self,
-        msg_id: str,
-        raw: RawObject,
-        name: str,
-        file_format: str,
-        nb_of_txs: int,
-        ctrl_sum: str,
-        payments: Iterable[tuple[Payment, str, str]],
-    ) -> BatchRecord:
-        with self._tx() as s:
-            batch = s.scalar(select(BatchRow).where(BatchRow.msg_id == msg_id).with_for_update())
-            if batch is None:
-                raise RegisterError(f"batch {msg_id} was never begun")
-            if batch.state != BatchState.PENDING:
-                return self._batch_record(batch)
-            file = s.scalar(
-                select(FileRow).where(FileRow.direction == "outgoing", FileRow.sha256 == raw.sha256)
-            )
-            if file is None:
-                file = FileRow(
-                    company_id=batch.company_id,
-                    direction="outgoing",
-                    kind=file_format,
-                    name=name,
-                    raw_key=raw.key,
-                    sha256=raw.sha256,
-                    size=raw.size,
-                    state="BUILT",
-                )
-                s.add(file)
-                s.flush()
-            batch.file_id, batch.file_format = file.id, file_format
-            batch.nb_of_txs, batch.ctrl_sum, batch.state = nb_of_txs, ctrl_sum, BatchState.BUILT
-            s.add(StatusEventRow(batch_id=batch.id, file_id=file.id, from_state="PENDING", to_state="BUILT"))
-            for payment, e2e, pmt_inf_id in payments:
-                row = PaymentRow(
-                    company_id=batch.company_id,
-                    payment_id=payment.payment_id,
-                    batch_id=batch.id,
-                    end_to_end_id=e2e,
-                    pmt_inf_id=pmt_inf_id,
-                    creditor_name=payment.creditor_name,
-                    account_type=payment.account_type.value,
-                    account=payment.account,
-                    amount_minor=to_minor(payment.amount, payment.currency),
-                    currency=payment.currency,
-                    execution_date=payment.execution_date,
-                    reference=payment.ocr or payment.message,
-                    state=PaymentState.BUILT,
-                )
-                s.add(row)
-            s.flush()
-            s.add_all(
-                StatusEventRow(
-                    batch_id=batch.id, payment_id=p.id, file_id=file.id, to_state=PaymentState.BUILT
-                )
-                for p in batch.payments
-            )
-            return self._batch_record(batch)
 
     def record_sent(self, msg_id: str, provider_file_id: str, *, detail: str | None = None) -> BatchRecord:
         """The provider holds the file under `provider_file_id`: batch and payments SENT. Idempotent."""
