@@ -197,6 +197,78 @@ def _build(
     _emit(as_json, doc, [*lines, *warning_lines], Exit.OK)
 
 
+@app.command()
+def parse(
+    file: Annotated[Path, typer.Argument(help="A pain.002 or camt.054 file.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the rows: .csv, .json or .parquet.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Detect a file's kind and version from its content, parse it, summarise it."""
+    import dataclasses
+
+    from paydag.formats.camt054 import parse_camt054
+    from paydag.formats.classify import FileKind, classify
+    from paydag.formats.pain002 import parse_pain002
+    from paydag.formats.xml import FormatError
+
+    doc: dict[str, Any] = {"command": "parse", "file": str(file)}
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        _emit(as_json, {**doc, "error": str(exc)}, [f"error: {file}: {exc.strerror}"], Exit.UNREADABLE)
+    kind = classify(data, file.name)
+    doc |= {"kind": kind.kind.value, "version": kind.version, "label": kind.label}
+    try:
+        if kind.kind is FileKind.PAIN002:
+            report = parse_pain002(data, file.name)
+            rows = report.rows()
+            doc |= {"original_msg_id": report.original_msg_id, "group_status": report.group_status,
+                    "payment_infos": len(report.payment_infos), "transactions": report.transaction_count}  # fmt: skip
+        elif kind.kind is FileKind.CAMT054:
+            camt = parse_camt054(data, file.name)
+            rows = [dataclasses.asdict(t) for t in camt.transactions]
+            doc |= {"msg_id": camt.header.msg_id, "credit_transactions": len(camt.credit),
+                    "debit_transactions": len(camt.debit)}  # fmt: skip
+        else:
+            reason = kind.reason or f"{file.name}: {kind.label} files are not parsed by this command"
+            _emit(as_json, {**doc, "error": reason}, [f"error: {reason}"], Exit.UNREADABLE)
+    except FormatError as exc:
+        _emit(as_json, {**doc, "error": str(exc)}, [f"error: {exc}"], Exit.INVALID)
+    counted = "status" if kind.kind is FileKind.PAIN002 else "credit_debit"
+    statuses: dict[str, int] = {}
+    for r in rows:
+        key = str(r[counted])
+        statuses[key] = statuses.get(key, 0) + 1
+    doc |= {"rows": len(rows), "counts": statuses}
+    if out:
+        _write_rows(rows, out)
+        doc["out"] = str(out)
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+    lines = [f"{file}: {kind.label}, {len(rows)} row(s): {summary}"] + (
+        [f"rows written to {out}"] if out else []
+    )
+    _emit(as_json, {**doc, "row_data": rows if not out else None}, lines, Exit.OK)
+
+
+def _write_rows(rows: list[dict[str, Any]], out: Path) -> None:
+    import csv
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".json":
+        out.write_text(json.dumps(rows, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+    elif out.suffix == ".parquet":
+        import pandas as pd
+
+        pd.DataFrame(rows).to_parquet(out, index=False)
+    else:
+        with out.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["empty"])
+            writer.writeheader()
+            writer.writerows(rows)
+
+
 def _prefect_environment(home: Path) -> None:
     """Before Prefect is imported: its state under PAYDAG_HOME, and time for a local API to start."""
     import os

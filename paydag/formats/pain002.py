@@ -67,6 +67,28 @@ class StatusReport:
     def transaction_count(self) -> int:
         return sum(len(p.transactions) for p in self.payment_infos)
 
+    def rows(self) -> list[dict[str, object]]:
+        """One row per status at its finest level: a transaction, or a PmtInf/group without them."""
+
+        def reason(reasons: tuple[StatusReason, ...]) -> dict[str, object]:
+            first = reasons[0] if reasons else None
+            return {"reason": first.label if first else None, "reason_text": first.text if first else None}
+
+        base = {"original_msg_id": self.original_msg_id, "group_status": self.group_status}
+        rows: list[dict[str, object]] = []
+        if not self.payment_infos:
+            rows.append({**base, "level": "group", "original_pmt_inf_id": None, "original_end_to_end_id": None,
+                         "status": self.group_status, **reason(self.group_reasons)})  # fmt: skip
+        for info in self.payment_infos:
+            if not info.transactions:
+                rows.append({**base, "level": "payment-information", "original_pmt_inf_id": info.original_pmt_inf_id,
+                             "original_end_to_end_id": None, "status": info.status, **reason(info.reasons)})  # fmt: skip
+            for tx in info.transactions:
+                rows.append({**base, "level": "transaction", "original_pmt_inf_id": info.original_pmt_inf_id,
+                             "original_end_to_end_id": tx.original_end_to_end_id, "status": tx.status,
+                             **reason(tx.reasons or info.reasons)})  # fmt: skip
+        return rows
+
 
 def _child(el: etree._Element | None, *names: str) -> etree._Element | None:
     """Follow local names down, whatever namespace (or none) the bank used."""

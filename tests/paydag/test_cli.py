@@ -175,3 +175,31 @@ def test_sandbox_on_a_taken_port_exits_2(tmp_path: Path, sandbox_url: str) -> No
     result = paydag("sandbox", "--port", port, cwd=tmp_path)
     assert result.returncode == 2
     assert f"127.0.0.1:{port} is in use" in result.stderr
+
+
+def test_parse_reports_kind_counts_and_writes_rows(tmp_path: Path, shared_fixtures: Path) -> None:
+    txn = shared_fixtures / "pain002" / "nordea_pain.002.001.03_txn_reject.xml"
+    result = paydag("parse", str(txn), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["label"], report["rows"], report["counts"]) == ("pain.002.001.03", 2, {"RJCT": 2})
+    assert report["row_data"][0]["reason_text"].startswith("CAP Invalid code")
+
+    camt = shared_fixtures / "camt054" / "postfinance_camt.054.001.04_debit.xml"
+    out = tmp_path / "rows.csv"
+    result = paydag("parse", str(camt), "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "camt.054.001.04 (debit), 1 row(s): DBIT 1" in result.stdout
+    assert "20190424001255000100006" in out.read_text()
+
+
+def test_parse_refuses_what_it_cannot_read(tmp_path: Path) -> None:
+    (tmp_path / "x.pdf").write_bytes(b"%PDF-1.7")
+    result = paydag("parse", str(tmp_path / "x.pdf"), cwd=tmp_path)
+    assert result.returncode == 2 and "not XML" in result.stderr
+    broken = tmp_path / "broken.xml"
+    broken.write_bytes(
+        b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.03"><CstmrPmtStsRpt/></Document>'
+    )
+    result = paydag("parse", str(broken), cwd=tmp_path)
+    assert result.returncode == 1 and "OrgnlMsgId is missing" in result.stderr
