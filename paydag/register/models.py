@@ -83,7 +83,11 @@ class CompanyRow(Base):
 
 class FileRow(Base):
     __tablename__ = "files"
-    __table_args__ = (UniqueConstraint("direction", "sha256"),)
+    # A received document is processed once: by its bytes and by the provider's id for it.
+    __table_args__ = (
+        UniqueConstraint("direction", "sha256"),
+        UniqueConstraint("direction", "provider_file_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"))
@@ -158,3 +162,26 @@ class StatusEventRow(Base):
     code: Mapped[str | None] = mapped_column(String(35))
     detail: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IncomingPaymentRow(Base):
+    """Money received (camt.054 credit): one row per transaction, for the rent ledger and reconciliation."""
+
+    __tablename__ = "incoming_payments"
+    __table_args__ = (UniqueConstraint("file_id", "entry_no", "tx_no"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id"))
+    entry_no: Mapped[int] = mapped_column(Integer)
+    tx_no: Mapped[int] = mapped_column(Integer)
+    ocr: Mapped[str | None] = mapped_column(String(35), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    payer_name: Mapped[str | None] = mapped_column(String(140))
+    payer_account: Mapped[str | None] = mapped_column(String(64))
+    receiving_account: Mapped[str | None] = mapped_column(String(64))
+    booking_date: Mapped[date | None] = mapped_column(Date)
+    acct_svcr_ref: Mapped[str | None] = mapped_column(String(64))
+    free_text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

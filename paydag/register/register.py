@@ -6,7 +6,7 @@ step of a flow can be run again after a crash.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,17 +18,22 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from paydag.formats.camt054 import Camt054Transaction
+from paydag.formats.pain002 import StatusReport
 from paydag.money import to_minor
 from paydag.payables import Payment
+from paydag.register import returns
 from paydag.register.models import (
     BatchRow,
     BatchState,
     CompanyRow,
     FileRow,
+    IncomingPaymentRow,
     PaymentRow,
     PaymentState,
     StatusEventRow,
 )
+from paydag.register.returns import ApplyResult
 from paydag.settings import Company
 from paydag.storage import RawObject
 
@@ -51,6 +56,26 @@ class BatchRecord:
     file_state: str | None
     nb_of_txs: int | None
     ctrl_sum: str | None
+
+
+@dataclass(frozen=True)
+class ReceivedFile:
+    id: int
+    kind: str
+    state: str  # STORED, PROCESSED, QUARANTINED
+    raw_key: str
+    new: bool
+
+
+@dataclass(frozen=True)
+class IncomingPayment:
+    ocr: str | None
+    amount_minor: int
+    currency: str
+    payer_name: str | None
+    receiving_account: str | None
+    booking_date: str | None
+    file_id: int
 
 
 @dataclass(frozen=True)
@@ -295,6 +320,95 @@ class Register:
                 )
                 batch.file.state, batch.file.detail = state, detail
             return self._batch_record(batch)
+
+    # -- received files --
+
+    def record_received(
+        self, company_id: str, *, raw: RawObject, name: str, kind: str, provider_document_id: str
+    ) -> ReceivedFile:
+        """A downloaded document is in the raw store: register it (state STORED), once. The existing
+        record when the same bytes or the same provider document came before."""
+        try:
+            with self._tx() as s:
+                row = FileRow(
+                    company_id=company_id,
+                    direction="incoming",
+                    kind=kind,
+                    name=name,
+                    raw_key=raw.key,
+                    sha256=raw.sha256,
+                    size=raw.size,
+                    provider_file_id=provider_document_id,
+                    state="STORED",
+                )
+                s.add(row)
+                s.flush()
+                return ReceivedFile(row.id, row.kind, row.state, row.raw_key, new=True)
+        except IntegrityError:
+            with self._tx() as s:
+                row = s.scalar(
+                    select(FileRow).where(
+                        FileRow.direction == "incoming",
+                        (FileRow.sha256 == raw.sha256) | (FileRow.provider_file_id == provider_document_id),
+                    )
+                )
+                assert row is not None
+                return ReceivedFile(row.id, row.kind, row.state, row.raw_key, new=False)
+
+    def received_file(self, provider_document_id: str) -> ReceivedFile | None:
+        with self._tx() as s:
+            row = s.scalar(
+                select(FileRow).where(
+                    FileRow.direction == "incoming", FileRow.provider_file_id == provider_document_id
+                )
+            )
+            return None if row is None else ReceivedFile(row.id, row.kind, row.state, row.raw_key, new=False)
+
+    def apply_status_report(self, file_id: int, report: StatusReport) -> ApplyResult:
+        """Apply a pain.002 to its payments, once: a file already PROCESSED changes nothing."""
+        return self._apply(file_id, lambda s, f: returns.apply_status_report(s, f, report))
+
+    def apply_account_notification(self, file_id: int, transactions: list[Camt054Transaction]) -> ApplyResult:
+        """Apply a camt.054 (bookings, returns, incoming payments), once."""
+        return self._apply(
+            file_id, lambda s, f: returns.apply_account_notification(s, f, transactions, f.company_id)
+        )
+
+    def _apply(self, file_id: int, apply: Callable[[Session, FileRow], ApplyResult]) -> ApplyResult:
+        with self._tx() as s:
+            file = s.scalar(select(FileRow).where(FileRow.id == file_id).with_for_update())
+            if file is None:
+                raise RegisterError(f"no received file {file_id}")
+            if file.state == "PROCESSED":
+                return ApplyResult()
+            result = apply(s, file)
+            file.state = "PROCESSED"
+            file.detail = f"{result.changed} payment(s) changed, {result.incoming} incoming, {len(result.unmatched)} unmatched"
+            return result
+
+    def quarantine(self, file_id: int, reason: str) -> None:
+        with self._tx() as s:
+            file = s.get(FileRow, file_id)
+            if file is not None and file.state != "PROCESSED":
+                file.state, file.detail = "QUARANTINED", reason[:2000]
+
+    def incoming_payments(self, company_id: str | None = None) -> list[IncomingPayment]:
+        with self._tx() as s:
+            query = select(IncomingPaymentRow).order_by(IncomingPaymentRow.id)
+            if company_id:
+                query = query.where(IncomingPaymentRow.company_id == company_id)
+            return [
+                IncomingPayment(
+                    ocr=r.ocr,
+                    amount_minor=r.amount_minor,
+                    currency=r.currency,
+                    payer_name=r.payer_name,
+                    receiving_account=r.receiving_account,
+                    booking_date=r.booking_date.isoformat() if r.booking_date else None,
+                    file_id=r.file_id,
+                )
+                for r in s.scalars(query)
+            ]
 
     # -- reading --
 
