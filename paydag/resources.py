@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from paydag.ledger import RentLedgerDrop
 from paydag.providers.channel import PaymentChannel, ProviderError
 from paydag.providers.pagero import PageroChannel, PageroCredentials, TokenStore
 from paydag.register import Register
@@ -15,6 +16,10 @@ from paydag.settings import Company, Settings
 from paydag.storage import RawStore, open_raw_store
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def open_ledger(settings: Settings) -> RentLedgerDrop:
+    return RentLedgerDrop(settings.effective_rent_ledger)
 
 
 def open_register(settings: Settings) -> Register:

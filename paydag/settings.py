@@ -97,6 +97,10 @@ class Settings(BaseSettings):
         default="pain.001.001.03", description="documentType of uploaded payment files (ask Pagero for yours)"
     )
     send_mode: Literal["Production", "Test", "Certification"] = "Production"
+    rent_ledger: str | None = Field(
+        default=None,
+        description="where incoming-payment files go for the rent system: a directory or s3:// prefix",
+    )
     timezone: str = "Europe/Stockholm"
     companies: dict[str, Company] = Field(default_factory=dict)
 
@@ -126,6 +130,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'register.sqlite3'}"
+
+    @property
+    def effective_rent_ledger(self) -> str:
+        return self.rent_ledger or str((self.home / "inbetalningar").resolve())
 
     @property
     def effective_raw_store(self) -> str:

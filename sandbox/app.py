@@ -5,8 +5,11 @@ OAuth2 with 600 s access tokens and single-use, rotating refresh tokens; file up
 senderReference and fileparts; received documents with download and fetch-acknowledge. State lives in
 a directory, so a restarted sandbox remembers what it was sent.
 
+A simulated bank (`sandbox/bank.py`) answers uploaded pain.001 files with pain.002 and camt.054.
+
 Test and demo controls: `GET /_sandbox/state`, `POST /_sandbox/faults` (status codes, latency,
-a connection dropped after an upload is stored), `POST /_sandbox/advance` (move the sandbox clock),
+a connection dropped after an upload is stored, a truncated download), `POST /_sandbox/advance` (move
+the sandbox clock), `POST /_sandbox/bank` (block list, amount limit, open invoices),
 `POST /_sandbox/documents` (place a document for a company to receive).
 """
 
@@ -30,6 +33,8 @@ from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from sandbox import bank
+
 ACCESS_TOKEN_SECONDS = 600
 
 
@@ -48,6 +53,7 @@ class Fault(BaseModel):
     status: int | None = None  # answer with this status instead
     latency: float = 0.0  # seconds to wait first
     drop_after_store: bool = False  # upload only: store the file, then drop the connection
+    truncate_body: bool = False  # download only: send half the body, then close
     retry_after: int | None = None
     times: int = 1
 
@@ -107,6 +113,22 @@ class SandboxState:
         return self._lock
 
 
+class _TruncatedBody(Response):
+    """Announces the whole body, sends half of it, and breaks off."""
+
+    def __init__(self, content: bytes) -> None:
+        super().__init__(content, media_type="application/xml")
+        self._full = content
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        length = str(len(self._full)).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", length)]})
+        await send(
+            {"type": "http.response.body", "body": self._full[: len(self._full) // 2], "more_body": True}
+        )
+        raise ConnectionAbortedError("sandbox fault: body truncated")
+
+
 class _DroppedConnection(Response):
     """Starts a response and breaks off: the client sees the connection close mid-answer."""
 
@@ -129,6 +151,27 @@ def create_app(state_dir: Path, credentials: SandboxCredentials | None = None) -
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
             raise HTTPException(fault.status, f"sandbox fault: {fault.status}", headers=headers)
         return fault
+
+    def add_document(company_id: str, document_type: str, name: str, data: bytes) -> str:
+        """Put a document in a company's inbox (caller holds the lock and saves)."""
+        document_id = str(uuid.uuid4())
+        (state.dir / "payloads" / document_id).write_bytes(data)
+        state.data["documents"].append(
+            {
+                "id": document_id,
+                "companyId": company_id,
+                "documentType": document_type,
+                "name": name,
+                "created": state.now(),
+                "isFetched": False,
+            }
+        )
+        return document_id
+
+    def run_bank() -> None:
+        with state.locked():
+            bank.tick(state.data, state.now(), add_document)
+            state.save()
 
     def bearer(authorization: Annotated[str | None, Header()] = None) -> str:
         token = (authorization or "").removeprefix("Bearer ").strip()
@@ -203,6 +246,7 @@ def create_app(state_dir: Path, credentials: SandboxCredentials | None = None) -
             "createTime": _iso(state.now()),
             "parts": _check_payload(data),
         }
+        bank.remember_upload(record, data)
         with state.locked():
             state.data["files"].append(record)
             state.save()
@@ -214,7 +258,7 @@ def create_app(state_dir: Path, credentials: SandboxCredentials | None = None) -
     async def find_files(senderReference: str | None = None, sendingCompanyId: str | None = None) -> Any:
         await apply_fault("find")
         items = [
-            {k: v for k, v in f.items() if k != "parts"}
+            _public(f)
             for f in reversed(state.data["files"])
             if (senderReference is None or f["senderReference"] == senderReference)
             and (sendingCompanyId is None or f["sendingCompanyId"] == sendingCompanyId)
@@ -243,6 +287,7 @@ def create_app(state_dir: Path, credentials: SandboxCredentials | None = None) -
         offset: int = 0,
     ) -> Any:
         await apply_fault("documents")
+        run_bank()
         horizon = state.now() - 90 * 86400  # documents stay visible for 90 days
         items = [
             _document_item(d)
@@ -260,10 +305,13 @@ def create_app(state_dir: Path, credentials: SandboxCredentials | None = None) -
 
     @app.get("/document/v1/documents/{document_id}/targetdocument", dependencies=[Depends(bearer)])
     async def download(document_id: str) -> Response:
-        await apply_fault("download")
+        fault = await apply_fault("download")
         if not any(d["id"] == document_id for d in state.data["documents"]):
             raise HTTPException(404, f"no document {document_id}")
-        return Response((state.dir / "payloads" / document_id).read_bytes(), media_type="application/xml")
+        content = (state.dir / "payloads" / document_id).read_bytes()
+        if fault and fault.truncate_body:
+            return _TruncatedBody(content)
+        return Response(content, media_type="application/xml")
 
     @app.post("/document/v1/documents/fetch", dependencies=[Depends(bearer)])
     async def fetch(body: dict[str, list[str]]) -> Any:
@@ -281,8 +329,9 @@ def create_app(state_dir: Path, credentials: SandboxCredentials | None = None) -
 
     @app.get("/_sandbox/state")
     async def sandbox_state() -> Any:
+        run_bank()
         return {
-            "files": [{k: v for k, v in f.items() if k != "parts"} for f in state.data["files"]],
+            "files": [_public(f) for f in state.data["files"]],
             "documents": [_document_item(d) for d in state.data["documents"]],
             "acknowledgements": state.data["acknowledgements"],
             "clock": _iso(state.now()),
@@ -300,27 +349,31 @@ def create_app(state_dir: Path, credentials: SandboxCredentials | None = None) -
         with state.locked():
             state.data["clock_offset"] += body.seconds
             state.save()
+        run_bank()
         return {"clock": _iso(state.now())}
+
+    @app.post("/_sandbox/bank")
+    async def bank_rules(rules: bank.BankRules) -> Any:
+        """Set the simulated bank's rules: block list, amount limit, open invoices to be paid."""
+        with state.locked():
+            state.data["bank_rules"] = rules.model_dump(mode="json")
+            state.save()
+        return state.data["bank_rules"]
 
     @app.post("/_sandbox/documents", status_code=201)
     async def place_document(doc: PlacedDocument) -> Any:
-        document_id = str(uuid.uuid4())
-        (state.dir / "payloads" / document_id).write_bytes(base64.b64decode(doc.content_base64))
         with state.locked():
-            state.data["documents"].append(
-                {
-                    "id": document_id,
-                    "companyId": doc.company_id,
-                    "documentType": doc.document_type,
-                    "name": doc.name,
-                    "created": state.now(),
-                    "isFetched": False,
-                }
+            document_id = add_document(
+                doc.company_id, doc.document_type, doc.name, base64.b64decode(doc.content_base64)
             )
             state.save()
         return {"id": document_id}
 
     return app
+
+
+def _public(f: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in f.items() if k != "parts" and not k.startswith("_")}
 
 
 def _check_payload(data: bytes) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ import json
 from prefect.blocks.system import Secret
 
 from paydag import resources
+from paydag.ledger import RentLedgerDrop
 from paydag.providers.channel import PaymentChannel
 from paydag.providers.pagero import PageroCredentials
 from paydag.register import Register
@@ -27,6 +28,10 @@ def register() -> Register:
 
 def raw_store() -> RawStore:
     return resources.open_store(settings())
+
+
+def ledger() -> RentLedgerDrop:
+    return resources.open_ledger(settings())
 
 
 def _secret_credentials() -> PageroCredentials | None:

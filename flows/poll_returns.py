@@ -1,0 +1,46 @@
+"""poll-return-files: every new bank file fetched once, kept, understood, applied, then acknowledged."""
+
+from __future__ import annotations
+
+from prefect import flow, unmapped
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from tasks.poll import acknowledge, list_documents, publish_report, receive_document
+from tasks.resources import settings
+
+
+@flow(
+    name="poll-return-files", flow_run_name="poll {company}", task_runner=ThreadPoolTaskRunner(max_workers=4)
+)
+def poll_return_files(company: str | None = None) -> dict[str, object]:
+    """Fetch pain.002 and camt.054 files per company, apply them to the payment register, route incoming
+    payments to the rent ledger, and acknowledge each file only once it is stored and applied.
+
+    company: company id in the paydag configuration; every configured company when empty
+    """
+    companies = [company] if company else sorted(settings().companies)
+    summary: dict[str, object] = {}
+    failures: list[BaseException] = []
+    for c in companies:
+        documents = list_documents(c)
+        futures = receive_document.map(unmapped(c), documents)  # downloads run concurrently, at most 4
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append(future.result())
+            except Exception as exc:  # the other files go on; the run still fails at the end
+                failures.append(exc)
+        acknowledged = acknowledge(c, [o.document_id for o in outcomes])
+        publish_report(c, outcomes)
+        summary[c] = {
+            "files": len(outcomes),
+            "acknowledged": len(acknowledged),
+            "payments_changed": sum(o.changed for o in outcomes),
+            "incoming_payments": sum(o.incoming for o in outcomes),
+            "quarantined": [o.name for o in outcomes if o.state == "QUARANTINED"],
+        }
+    if failures:
+        raise RuntimeError(
+            f"{len(failures)} return file(s) could not be received: {failures[0]}"
+        ) from failures[0]
+    return summary

@@ -1,0 +1,48 @@
+"""The rent-ledger drop: incoming-payment files (camt.054 credit) handed on to the rent system.
+
+A directory or an `s3://bucket/prefix`, default `PAYDAG_HOME/inbetalningar/`. Names carry the
+content's hash, so handing the same file on twice leaves one copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from urllib.parse import urlparse
+
+from paydag.storage import safe_name
+
+
+class RentLedgerDrop:
+    def __init__(self, destination: str) -> None:
+        self.destination = destination
+        parsed = urlparse(destination)
+        self._s3 = parsed.scheme == "s3"
+        if self._s3:
+            import boto3
+
+            self._bucket, self._prefix = parsed.netloc, parsed.path.strip("/")
+            self._client = boto3.client("s3")
+        else:
+            self._dir = Path(parsed.path if parsed.scheme == "file" else destination)
+            self._dir.mkdir(parents=True, exist_ok=True)
+
+    def deliver(self, name: str, data: bytes) -> str:
+        """Place the file (once); its name in the destination."""
+        target = f"{hashlib.sha256(data).hexdigest()[:16]}-{safe_name(name)}"
+        if self._s3:
+            from botocore.exceptions import ClientError
+
+            key = f"{self._prefix}/{target}" if self._prefix else target
+            try:
+                self._client.put_object(Bucket=self._bucket, Key=key, Body=data, IfNoneMatch="*")
+            except ClientError as exc:
+                if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") not in (409, 412):
+                    raise
+            return f"s3://{self._bucket}/{key}"
+        path = self._dir / target
+        if not path.exists():
+            tmp = path.with_name(f".{target}.part")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        return str(path)

@@ -1,0 +1,124 @@
+"""Receiving return files exactly once: the steps the `poll-return-files` flow runs for a document.
+
+download → raw store (`incoming/`, write-once) → register the file (unique by provider id and sha256)
+→ classify by content → parse → apply to the register in one transaction (file PROCESSED) → hand
+incoming payments to the rent ledger. Only then is the document acknowledged at the provider. A
+crash anywhere is repaired by the next poll: the document is still unacknowledged, its bytes and
+register rows are found again, and nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from paydag.formats.camt054 import parse_camt054
+from paydag.formats.classify import FileKind, classify
+from paydag.formats.pain002 import parse_pain002
+from paydag.formats.xml import FormatError
+from paydag.ledger import RentLedgerDrop
+from paydag.providers.channel import PaymentChannel, ReceivedDocument
+from paydag.register import ApplyResult, Register
+from paydag.storage import Direction, RawStore
+
+DONE = ("PROCESSED", "QUARANTINED")
+
+
+@dataclass(frozen=True)
+class DocumentOutcome:
+    document_id: str
+    name: str
+    kind: str
+    state: str  # PROCESSED, QUARANTINED, or ALREADY (a document an earlier poll finished)
+    raw_key: str | None = None
+    changed: int = 0
+    incoming: int = 0
+    unmatched: tuple[str, ...] = ()
+    rejected_or_returned: tuple[tuple[str, str, str | None, str | None], ...] = field(default_factory=tuple)
+    reason: str | None = None
+    ledger_copy: str | None = None
+
+
+def new_documents(
+    channel: PaymentChannel, register: Register, company_provider_id: str
+) -> list[ReceivedDocument]:
+    """Documents not yet fetched, minus those an earlier poll finished but could not acknowledge."""
+    documents = channel.list_received(company_provider_id)
+    return [d for d in documents if not d.fetched]
+
+
+def receive_document(
+    document: ReceivedDocument,
+    *,
+    company_id: str,
+    channel: PaymentChannel,
+    raw_store: RawStore,
+    register: Register,
+    ledger: RentLedgerDrop,
+) -> DocumentOutcome:
+    name = document.name or f"{document.id}.xml"
+    known = register.received_file(document.id)
+    if known is not None and known.state in DONE:
+        return DocumentOutcome(document.id, name, known.kind, "ALREADY", known.raw_key)
+    data = channel.download(document.id)
+    raw = raw_store.put(
+        Direction.INCOMING, company_id, name, data, source="poll-return-files", content_type="application/xml",
+        provider_id=document.id,
+    )  # fmt: skip
+    kind = classify(data, name)
+    received = register.record_received(
+        company_id, raw=raw, name=name, kind=kind.label, provider_document_id=document.id
+    )
+    if received.state in DONE:
+        return DocumentOutcome(document.id, name, received.kind, "ALREADY", received.raw_key)
+    try:
+        ledger_copy = None
+        if kind.kind is FileKind.PAIN002:
+            result = register.apply_status_report(received.id, parse_pain002(data, name))
+        elif kind.kind is FileKind.CAMT054:
+            transactions = parse_camt054(data, name).transactions
+            if kind.has_credit:  # before the register commits: a crash in between repeats an idempotent copy
+                ledger_copy = ledger.deliver(name, data)
+            result = register.apply_account_notification(received.id, transactions)
+        else:
+            raise FormatError(kind.reason or f"{name}: {kind.label} is not a return file")
+    except FormatError as exc:
+        _quarantine(raw_store, register, received.id, company_id, name, data, str(exc))
+        return DocumentOutcome(document.id, name, kind.label, "QUARANTINED", raw.key, reason=str(exc))
+    return _outcome(document.id, name, kind.label, raw.key, result, ledger_copy)
+
+
+def _quarantine(
+    raw_store: RawStore,
+    register: Register,
+    file_id: int,
+    company_id: str,
+    name: str,
+    data: bytes,
+    reason: str,
+) -> None:
+    raw_store.put(Direction.QUARANTINE, company_id, name, data, source=f"quarantined: {reason[:200]}")
+    register.quarantine(file_id, reason)
+
+
+def _outcome(
+    document_id: str, name: str, kind: str, raw_key: str, result: ApplyResult, ledger_copy: str | None
+) -> DocumentOutcome:
+    return DocumentOutcome(
+        document_id,
+        name,
+        kind,
+        "PROCESSED",
+        raw_key,
+        changed=result.changed,
+        incoming=result.incoming,
+        unmatched=tuple(result.unmatched),
+        rejected_or_returned=tuple(result.rejected_or_returned),
+        ledger_copy=ledger_copy,
+    )
+
+
+def acknowledge(channel: PaymentChannel, register: Register, document_ids: list[str]) -> list[str]:
+    """Acknowledge the documents whose bytes and register rows are durable; the ids acknowledged."""
+    done = [d for d in document_ids if (f := register.received_file(d)) is not None and f.state in DONE]
+    channel.acknowledge(done)
+    return done

@@ -1,0 +1,110 @@
+"""Tasks of the poll flow: list, receive one document, acknowledge, report."""
+
+from __future__ import annotations
+
+from contextlib import closing
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from paydag import poll
+from paydag.providers.channel import ReceivedDocument
+from tasks import resources
+from tasks.retry import RETRY_DELAYS, transient
+
+
+@task(
+    name="list-return-files",
+    retries=5,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=transient,
+    cache_policy=NO_CACHE,
+    tags=["pagero-api"],
+)
+def list_documents(company: str) -> list[ReceivedDocument]:
+    provider_id = resources.settings().company(company).provider_company_id
+    with closing(resources.channel(company)) as channel:
+        documents = poll.new_documents(channel, provider_id)
+    get_run_logger().info("%s: %d document(s) to receive", company, len(documents))
+    return documents
+
+
+@task(
+    name="receive-return-file",
+    task_run_name="receive {document.name}",
+    retries=5,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=transient,
+    cache_policy=NO_CACHE,
+    tags=["pagero-api"],
+)
+def receive_document(company: str, document: ReceivedDocument) -> poll.DocumentOutcome:
+    """Download, store raw, register, classify, parse and apply one document (not acknowledged yet)."""
+    with closing(resources.register()) as register, closing(resources.channel(company)) as channel:
+        outcome = poll.receive_document(
+            document,
+            company_id=company,
+            channel=channel,
+            raw_store=resources.raw_store(),
+            register=register,
+            ledger=resources.ledger(),
+        )
+    log = get_run_logger()
+    if outcome.state == "QUARANTINED":
+        log.warning("%s quarantined: %s", outcome.name, outcome.reason)
+    else:
+        log.info(
+            "%s: %s %s, %d payment(s) changed, %d incoming",
+            outcome.name,
+            outcome.kind,
+            outcome.state,
+            outcome.changed,
+            outcome.incoming,
+        )
+    return outcome
+
+
+@task(
+    name="acknowledge-return-files",
+    retries=5,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=transient,
+    cache_policy=NO_CACHE,
+    tags=["pagero-api"],
+)
+def acknowledge(company: str, document_ids: list[str]) -> list[str]:
+    """Acknowledge at the provider only what is durable in the raw store and the register."""
+    with closing(resources.register()) as register, closing(resources.channel(company)) as channel:
+        return poll.acknowledge(channel, register, document_ids)
+
+
+@task(name="publish-poll-report", cache_policy=NO_CACHE)
+def publish_report(company: str, outcomes: list[poll.DocumentOutcome]) -> None:
+    key = f"poll-{company}".lower().replace("_", "-")
+    create_table_artifact(
+        key=f"{key}-files",
+        table=[
+            {
+                "file": o.name,
+                "kind": o.kind,
+                "state": o.state,
+                "payments changed": o.changed,
+                "incoming payments": o.incoming,
+                "unmatched": len(o.unmatched),
+                "reason": o.reason,
+                "raw key": o.raw_key,
+            }
+            for o in outcomes
+        ],
+        description=f"Return files fetched for {company}",
+    )
+    create_table_artifact(
+        key=f"{key}-rejected",
+        table=[
+            {"payment_id": pid, "state": state, "reason code": code, "reason": text, "file": o.name}
+            for o in outcomes
+            for pid, state, code, text in o.rejected_or_returned
+        ],
+        description=f"Payments of {company} rejected or returned by the bank in this poll",
+    )
