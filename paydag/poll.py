@@ -38,12 +38,10 @@ class DocumentOutcome:
     ledger_copy: str | None = None
 
 
-def new_documents(
-    channel: PaymentChannel, register: Register, company_provider_id: str
-) -> list[ReceivedDocument]:
-    """Documents not yet fetched, minus those an earlier poll finished but could not acknowledge."""
-    documents = channel.list_received(company_provider_id)
-    return [d for d in documents if not d.fetched]
+def new_documents(channel: PaymentChannel, company_provider_id: str) -> list[ReceivedDocument]:
+    """Documents not yet acknowledged (some may be finished by a poll that died before its ack:
+    `receive_document` recognises those)."""
+    return [d for d in channel.list_received(company_provider_id) if not d.fetched]
 
 
 def receive_document(

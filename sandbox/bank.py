@@ -86,7 +86,10 @@ def _read_pain001(data: bytes) -> tuple[str, list[tuple[str, str, list[_Tx]]]] |
     return msg_id, infos
 
 
-def _refusal(tx: _Tx, rules: BankRules) -> tuple[str, str] | None:
+def _refusal(stored: dict[str, str], rules: BankRules) -> tuple[str, str] | None:
+    tx = _Tx(
+        stored["e2e"], Decimal(stored["amount"]), stored["currency"], stored["account"], stored["creditor"]
+    )
     if tx.account in {a.replace("-", "").replace(" ", "") for a in rules.blocked_accounts}:
         return "AC01", "Incorrect account number: the creditor account is blocked at the sandbox bank"
     if tx.amount > rules.amount_limit:
@@ -123,16 +126,21 @@ def tick(data: dict[str, Any], now: float, add_document: Any) -> None:
                 doc = pain002(version="03", msg_id=_ref(key), created=_stamp(now), original_msg_id=msg_id,
                               group_status="RJCT", group_reason="DU01", group_text="Duplicate Message ID")  # fmt: skip
             else:
+                # Explicit per transaction: PART lists what was accepted as well as what was refused.
                 statuses = []
                 for pmt_inf_id, _, txs in infos:
-                    refused = [(tx, _refusal(_Tx(**tx), rules)) for tx in txs]
-                    rejects = tuple(TxStatus(tx["e2e"], "RJCT", r[0], r[1]) for tx, r in refused if r)
-                    if rejects:
-                        statuses.append(PmtInfStatus(pmt_inf_id, "PART", transactions=rejects))
+                    answers = [(tx, _refusal(tx, rules)) for tx in txs]
+                    if any(r for _, r in answers):
+                        statuses.append(PmtInfStatus(pmt_inf_id, "PART", transactions=tuple(
+                            TxStatus(tx["e2e"], "RJCT", r[0], r[1]) if r else TxStatus(tx["e2e"], "ACCP")
+                            for tx, r in answers
+                        )))  # fmt: skip
+                    else:
+                        statuses.append(PmtInfStatus(pmt_inf_id, "ACCP"))
                 f["_refused"] = sorted(
-                    {tx["e2e"] for _, _, txs in infos for tx in txs if _refusal(_Tx(**tx), rules)}
+                    {tx["e2e"] for _, _, txs in infos for tx in txs if _refusal(tx, rules)}
                 )
-                group = "PART" if statuses else "ACCP"
+                group = "PART" if any(st.status == "PART" for st in statuses) else "ACCP"
                 doc = pain002(version="03", msg_id=_ref(key), created=_stamp(now), original_msg_id=msg_id,
                               group_status=group, payment_infos=statuses)  # fmt: skip
             add_document(company, "pain.002", f"pain002-{msg_id}.xml", doc)

@@ -1,0 +1,187 @@
+"""send → sandbox bank → poll, under Prefect over HTTP: every payment ends in the right state, every
+file is fetched once, and crashes and provider faults lose nothing and apply nothing twice."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+import paydag.poll
+import tasks.poll
+import tasks.send
+from flows.poll_returns import poll_return_files
+from flows.send_payments import send_payment_file
+from paydag import resources
+from paydag.register import Register
+from paydag.samples import sample_payables, write_payables_csv
+from paydag.settings import load_settings
+from paydag.storage import LocalRawStore
+from tests.flows.test_send_payments import Crash, crash_once
+
+BLOCKED_PLUSGIRO = "123455"  # the sample plusgiro supplier: the sandbox bank refuses it (AC01)
+
+
+@pytest.fixture
+def cycle(tmp_path: Path, sandbox_url: str, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """A batch of 8 sent to the sandbox bank, which refuses one creditor and has two invoices paid."""
+    monkeypatch.setenv("PAYDAG_PAGERO_BASE_URL", sandbox_url)
+    for t in (tasks.send.archive_file, tasks.send.register_built, tasks.send.deliver_file, tasks.send.follow_status,
+              tasks.poll.list_documents, tasks.poll.receive_document, tasks.poll.acknowledge):  # fmt: skip
+        monkeypatch.setattr(t, "retry_delay_seconds", [0] * 5)
+    first_day = date.today() + timedelta(days=2)
+    httpx.post(
+        f"{sandbox_url}/_sandbox/bank",
+        json={
+            "blocked_accounts": [BLOCKED_PLUSGIRO],
+            "invoices": [
+                {
+                    "company_id": "demo-0001",
+                    "ocr": "1000000004",
+                    "amount": "8450.00",
+                    "payer_name": "Hyresgäst A",
+                    "paid_on": first_day.isoformat(),
+                },
+                {
+                    "company_id": "demo-0001",
+                    "ocr": "1000000012",
+                    "amount": "9100.00",
+                    "payer_name": "Hyresgäst B",
+                    "paid_on": first_day.isoformat(),
+                },
+            ],
+        },
+    ).raise_for_status()
+    payables = write_payables_csv(
+        sample_payables(8, company="demo", first_day=first_day), tmp_path / "payables.csv"
+    )
+    sent = send_payment_file(payables=str(payables), company="demo", send_mode="Test")
+    return {"sent": sent, "url": sandbox_url}
+
+
+def advance(url: str, days: int) -> None:
+    httpx.post(f"{url}/_sandbox/advance", json={"seconds": days * 86400}).raise_for_status()
+
+
+def register() -> Register:
+    return resources.open_register(load_settings())
+
+
+def states() -> dict[str, str]:
+    reg = register()
+    try:
+        return {p.payment_id: p.state.value for p in reg.payments()}
+    finally:
+        reg.close()
+
+
+def sandbox_state(url: str) -> dict:
+    return httpx.get(f"{url}/_sandbox/state").json()
+
+
+def test_send_bank_poll_cycle(cycle: dict) -> None:
+    url = cycle["url"]
+    first = poll_return_files(company="demo")
+    assert first["demo"]["files"] == 1  # the bank's pain.002 for the file
+    after_status = states()
+    assert after_status["INV-0000002"] == "REJECTED"  # the blocked plusgiro
+    assert {s for pid, s in after_status.items() if pid != "INV-0000002"} == {"ACCEPTED"}
+
+    advance(url, 10)  # past every execution date
+    second = poll_return_files(company="demo")
+    assert second["demo"]["incoming_payments"] == 2
+    final = states()
+    assert final["INV-0000002"] == "REJECTED"
+    assert {s for pid, s in final.items() if pid != "INV-0000002"} == {"BOOKED"}
+
+    reg = register()
+    try:
+        [rejected] = [p for p in reg.payments() if p.state.value == "REJECTED"]
+        assert rejected.reason_code == "AC01"
+        incoming = reg.incoming_payments("demo")
+        assert sorted((i.ocr, i.amount_minor) for i in incoming) == [
+            ("1000000004", 845000),
+            ("1000000012", 910000),
+        ]
+    finally:
+        reg.close()
+    ledger = Path(load_settings().effective_rent_ledger)
+    assert len(list(ledger.glob("*Camt054C*"))) == 1
+
+    state = sandbox_state(url)
+    assert len(state["acknowledgements"]) == len(state["documents"])  # every file acknowledged
+    assert poll_return_files(company="demo")["demo"]["files"] == 0  # nothing new: nothing happens
+    assert states() == final
+
+
+def test_crash_after_download_is_recovered(cycle: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    crash_once(monkeypatch, LocalRawStore, "put")  # killed with the bytes downloaded, before they are stored
+    with pytest.raises(RuntimeError, match="could not be received"):
+        poll_return_files(company="demo")
+    assert sandbox_state(cycle["url"])["acknowledgements"] == []
+    poll_return_files(company="demo")
+    assert states()["INV-0000002"] == "REJECTED"
+    assert len(sandbox_state(cycle["url"])["acknowledgements"]) == 1
+
+
+def test_crash_after_store_before_acknowledge_applies_nothing_twice(
+    cycle: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    advance(cycle["url"], 10)
+    crash_once(monkeypatch, paydag.poll, "acknowledge")
+    with pytest.raises(Crash):
+        poll_return_files(company="demo")
+    reg = register()
+    events_before = len(reg.events(cycle["sent"]["msg_id"]))
+    incoming_before = len(reg.incoming_payments())
+    reg.close()
+    assert sandbox_state(cycle["url"])["acknowledgements"] == []
+
+    summary = poll_return_files(company="demo")
+    assert summary["demo"]["payments_changed"] == 0 and summary["demo"]["incoming_payments"] == 0
+    reg = register()
+    assert len(reg.events(cycle["sent"]["msg_id"])) == events_before
+    assert len(reg.incoming_payments()) == incoming_before == 2
+    reg.close()
+    state = sandbox_state(cycle["url"])
+    assert len(state["acknowledgements"]) == len(state["documents"])
+
+
+def test_provider_faults_are_retried(cycle: dict) -> None:
+    url = cycle["url"]
+    advance(url, 10)
+    httpx.post(
+        f"{url}/_sandbox/faults",
+        json=[
+            {"route": "documents", "status": 500, "times": 1},
+            {"route": "download", "truncate_body": True, "times": 1},
+            {"route": "download", "status": 429, "retry_after": 0, "times": 1},
+            {"route": "fetch", "status": 503, "times": 1},
+        ],
+    ).raise_for_status()
+    poll_return_files(company="demo")
+    assert {s for pid, s in states().items() if pid != "INV-0000002"} == {"BOOKED"}
+    state = sandbox_state(url)
+    assert state["faults"] == [] and len(state["acknowledgements"]) == len(state["documents"])
+
+
+def test_an_unreadable_file_is_quarantined_and_the_rest_goes_on(cycle: dict) -> None:
+    url = cycle["url"]
+    httpx.post(
+        f"{url}/_sandbox/documents",
+        json={
+            "company_id": "demo-0001",
+            "document_type": "camt.054",
+            "name": "broken.xml",
+            "content_base64": "PERvY3VtZW50Pg==",
+        },
+    ).raise_for_status()
+    summary = poll_return_files(company="demo")
+    assert summary["demo"]["quarantined"] == ["broken.xml"]
+    assert states()["INV-0000002"] == "REJECTED"  # the bank's pain.002 was applied all the same
+    store = resources.open_store(load_settings())
+    assert [k for k in store.list("quarantine/demo/") if k.endswith("broken.xml")]
+    state = sandbox_state(url)
+    assert len(state["acknowledgements"]) == 2  # kept and recorded, so acknowledged too
