@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from tasks.poll import acknowledge, list_documents, publish_report, receive_document
+from tasks.poll import acknowledge, list_documents, publish_awaiting, publish_report, receive_document
 from tasks.resources import settings
 
 
@@ -32,7 +32,9 @@ def poll_return_files(company: str | None = None) -> dict[str, object]:
                 failures.append(exc)
         acknowledged = acknowledge(c, [o.document_id for o in outcomes])
         publish_report(c, outcomes)
+        awaiting = publish_awaiting(c)
         summary[c] = {
+            "awaiting_return_report": awaiting,
             "files": len(outcomes),
             "acknowledged": len(acknowledged),
             "payments_changed": sum(o.changed for o in outcomes),

@@ -38,3 +38,15 @@ def next_bank_day(day: date) -> date:
     while not is_bank_day(day):
         day += timedelta(days=1)
     return day
+
+
+def bank_days_before(day: date, count: int) -> date:
+    """The bank day `count` bank days before `day` (`day` itself counts when it is one: 0 → itself
+    if a bank day, else the previous bank day)."""
+    while not is_bank_day(day):
+        day -= timedelta(days=1)
+    for _ in range(count):
+        day -= timedelta(days=1)
+        while not is_bank_day(day):
+            day -= timedelta(days=1)
+    return day

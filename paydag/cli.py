@@ -369,15 +369,18 @@ def status(
     """Batches, their files and payments with their states, from the payment register."""
     from paydag.identifiers import mask
     from paydag.money import from_minor
-    from paydag.register import PaymentState
     from paydag.resources import open_register
     from paydag.settings import load_settings
 
-    final = {PaymentState.BOOKED, PaymentState.REJECTED, PaymentState.RETURNED}
-    register = open_register(load_settings())
+    settings = load_settings()
+    register = open_register(settings)
     try:
         batches = register.batches(company)
-        payments = [p for p in register.payments(company_id=company) if not awaiting or p.state not in final]
+        if awaiting:
+            cutoff = _awaiting_cutoff(settings)
+            payments = register.awaiting_return_report(cutoff, company)
+        else:
+            payments = register.payments(company_id=company)
     finally:
         register.close()
     shown = [
@@ -422,6 +425,47 @@ def status(
         for p in shown
     ]
     _emit(as_json, doc, lines, Exit.OK)
+
+
+def _awaiting_cutoff(settings: Any) -> date:
+    from paydag.bankdays import bank_days_before
+
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    return bank_days_before(today, settings.awaiting_bank_days)
+
+
+@app.command()
+def poll(
+    company: Annotated[
+        str | None, typer.Option("--company", help="One company; every configured one if left out.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the poll-return-files flow in this process: fetch, keep, apply and acknowledge bank files."""
+    from paydag.settings import ConfigurationError, load_settings
+
+    doc: dict[str, Any] = {"command": "poll", "company": company}
+    try:
+        settings = load_settings()
+        if company:
+            settings.company(company)
+    except (ConfigurationError, ValueError) as exc:
+        _emit(as_json, {**doc, "status": "unreadable", "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
+    _prefect_environment(settings.home)
+    from flows.poll_returns import poll_return_files
+
+    try:
+        summary = poll_return_files(company=company)
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        _emit(as_json, {**doc, "status": "failed", "error": message}, [f"error: {message}"], Exit.FAILED)
+    lines = [
+        f"{c}: {s['files']} file(s), {s['acknowledged']} acknowledged, {s['payments_changed']} payment change(s), "
+        f"{s['incoming_payments']} incoming payment(s)"
+        + (f", quarantined: {', '.join(s['quarantined'])}" if s["quarantined"] else "")
+        for c, s in summary.items()
+    ]
+    _emit(as_json, {**doc, "status": "polled", "companies": summary}, lines, Exit.OK)
 
 
 @app.command()

@@ -54,4 +54,5 @@ def open_channel(
         pagero_credentials(settings, credentials),
         TokenStore(settings.home / "pagero" / f"{company.provider_company_id}.json"),
         token_url=settings.pagero_token_url,
+        timeout=settings.pagero_timeout_seconds,
     )

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
         default="pain.001.001.03", description="documentType of uploaded payment files (ask Pagero for yours)"
     )
     send_mode: Literal["Production", "Test", "Certification"] = "Production"
+    pagero_timeout_seconds: float = 30.0
+    awaiting_bank_days: int = Field(
+        default=2, description="bank days after execution before a payment without a return report is flagged"
+    )
     rent_ledger: str | None = Field(
         default=None,
         description="where incoming-payment files go for the rent system: a directory or s3:// prefix",

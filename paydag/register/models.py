@@ -14,6 +14,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -83,10 +84,11 @@ class CompanyRow(Base):
 
 class FileRow(Base):
     __tablename__ = "files"
-    # A received document is processed once: by its bytes and by the provider's id for it.
+    # A received document is processed once: by its bytes and by the provider's id for it. (A unique
+    # index rather than a constraint: SQLite adds one without rebuilding the table.)
     __table_args__ = (
         UniqueConstraint("direction", "sha256"),
-        UniqueConstraint("direction", "provider_file_id"),
+        Index("uq_files_direction_provider_file_id", "direction", "provider_file_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from alembic import command
@@ -127,13 +127,13 @@ class Register:
         if migrate:
             self.upgrade()
 
-    def upgrade(self) -> None:
+    def upgrade(self, revision: str = "head") -> None:
         """Bring the schema to the newest migration (alembic)."""
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -456,6 +456,18 @@ class Register:
                 )
                 for p, m in s.execute(query)
             ]
+
+    def awaiting_return_report(
+        self, executed_on_or_before: date, company_id: str | None = None
+    ) -> list[PaymentRecord]:
+        """SENT or ACCEPTED payments whose execution date is on or before the given day: the bank should
+        have confirmed them by now."""
+        states = (PaymentState.SENT, PaymentState.ACCEPTED)
+        return [
+            p
+            for p in self.payments(company_id=company_id)
+            if p.state in states and date.fromisoformat(p.execution_date) <= executed_on_or_before
+        ]
 
     def events(self, msg_id: str) -> list[tuple[str | None, str, str | None]]:
         """(from, to, detail) of the batch's and its payments' history, oldest first."""

@@ -129,3 +129,32 @@ def test_recording_an_unknown_batch_is_an_error(register: Register, tmp_path: Pa
         )
     with pytest.raises(RegisterError, match="not built"):
         register.record_sent("PDNONE", "file-1")
+
+
+def test_upgrading_a_register_that_holds_data(database_url: str, tmp_path: Path) -> None:
+    """Every migration runs on a register in use, not only on an empty one."""
+    old = Register(database_url, migrate=False)
+    old.upgrade("0001")
+    old.ensure_company("demo", load_settings().company("demo"))
+    build_batch(old, archived(tmp_path))
+    old.record_sent("PDTEST0001", "file-1")
+    old.close()
+
+    upgraded = Register(database_url)
+    try:
+        assert upgraded.batch("PDTEST0001").state is BatchState.SENT
+        assert len(upgraded.payments("PDTEST0001")) == 5
+        assert "incoming_payments" in inspect(upgraded.engine).get_table_names()
+    finally:
+        upgraded.close()
+
+
+def test_the_migrations_build_exactly_the_models(register: Register) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from paydag.register.models import Base
+
+    with register.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert differences == []
