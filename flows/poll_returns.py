@@ -30,7 +30,7 @@ def poll_return_files(company: str | None = None) -> dict[str, object]:
                 outcomes.append(future.result())
             except Exception as exc:  # the other files go on; the run still fails at the end
                 failures.append(exc)
-        acknowledged = acknowledge(c, [o.document_id for o in outcomes])
+        acknowledged = acknowledge(c, outcomes)
         publish_report(c, outcomes)
         awaiting = publish_awaiting(c)
         summary[c] = {

@@ -115,8 +115,10 @@ def _outcome(
     )
 
 
-def acknowledge(channel: PaymentChannel, register: Register, document_ids: list[str]) -> list[str]:
-    """Acknowledge the documents whose bytes and register rows are durable; the ids acknowledged."""
-    done = [d for d in document_ids if (f := register.received_file(d)) is not None and f.state in DONE]
-    channel.acknowledge(done)
-    return done
+def acknowledge(channel: PaymentChannel, outcomes: list[DocumentOutcome]) -> list[str]:
+    """Acknowledge the documents `receive_document` finished: an outcome exists only once the bytes
+    are in the raw store and the register has committed (also for a document whose bytes came before
+    under another id). The ids acknowledged."""
+    ids = [o.document_id for o in outcomes if o.state in (*DONE, "ALREADY")]
+    channel.acknowledge(ids)
+    return ids

@@ -73,10 +73,10 @@ def receive_document(company: str, document: ReceivedDocument) -> poll.DocumentO
     cache_policy=NO_CACHE,
     tags=["pagero-api"],
 )
-def acknowledge(company: str, document_ids: list[str]) -> list[str]:
+def acknowledge(company: str, outcomes: list[poll.DocumentOutcome]) -> list[str]:
     """Acknowledge at the provider only what is durable in the raw store and the register."""
-    with closing(resources.register()) as register, closing(resources.channel(company)) as channel:
-        return poll.acknowledge(channel, register, document_ids)
+    with closing(resources.channel(company)) as channel:
+        return poll.acknowledge(channel, outcomes)
 
 
 @task(name="publish-poll-report", cache_policy=NO_CACHE)

@@ -3,6 +3,7 @@ file is fetched once, and crashes and provider faults lose nothing and apply not
 
 from __future__ import annotations
 
+import base64
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -149,8 +150,9 @@ def test_crash_after_store_before_acknowledge_applies_nothing_twice(
     assert len(state["acknowledgements"]) == len(state["documents"])
 
 
-def test_provider_faults_are_retried(cycle: dict) -> None:
+def test_provider_faults_are_retried(cycle: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     url = cycle["url"]
+    monkeypatch.setenv("PAYDAG_PAGERO_TIMEOUT_SECONDS", "1")
     advance(url, 10)
     httpx.post(
         f"{url}/_sandbox/faults",
@@ -158,6 +160,7 @@ def test_provider_faults_are_retried(cycle: dict) -> None:
             {"route": "documents", "status": 500, "times": 1},
             {"route": "download", "truncate_body": True, "times": 1},
             {"route": "download", "status": 429, "retry_after": 0, "times": 1},
+            {"route": "download", "latency": 2.0, "times": 1},  # longer than the client waits
             {"route": "fetch", "status": 503, "times": 1},
         ],
     ).raise_for_status()
@@ -185,3 +188,32 @@ def test_an_unreadable_file_is_quarantined_and_the_rest_goes_on(cycle: dict) -> 
     assert [k for k in store.list("quarantine/demo/") if k.endswith("broken.xml")]
     state = sandbox_state(url)
     assert len(state["acknowledgements"]) == 2  # kept and recorded, so acknowledged too
+
+
+def test_the_same_file_twice_is_processed_once(cycle: dict) -> None:
+    url = cycle["url"]
+    poll_return_files(company="demo")
+    reg = register()
+    events = len(reg.events(cycle["sent"]["msg_id"]))
+    reg.close()
+    [status_report] = sandbox_state(url)["documents"]
+    # The provider delivers the bank's pain.002 a second time, as another document with the same bytes.
+    store = resources.open_store(load_settings())
+    [key] = list(store.list("incoming/demo/"))
+    again = base64.b64encode(store.read(key)).decode()
+    httpx.post(
+        f"{url}/_sandbox/documents",
+        json={
+            "company_id": "demo-0001",
+            "document_type": "pain.002",
+            "name": "again.xml",
+            "content_base64": again,
+        },
+    ).raise_for_status()
+    summary = poll_return_files(company="demo")
+    assert summary["demo"]["files"] == 1 and summary["demo"]["payments_changed"] == 0
+    reg = register()
+    assert len(reg.events(cycle["sent"]["msg_id"])) == events
+    reg.close()
+    assert status_report["isFetched"] is True
+    assert len(sandbox_state(url)["acknowledgements"]) == 2
