@@ -203,3 +203,17 @@ def test_parse_refuses_what_it_cannot_read(tmp_path: Path) -> None:
     )
     result = paydag("parse", str(broken), cwd=tmp_path)
     assert result.returncode == 1 and "OrgnlMsgId is missing" in result.stderr
+
+
+def test_send_then_poll_by_hand(tmp_path: Path, sandbox_url: str) -> None:
+    first_day = date.today() + timedelta(days=3)
+    payables = write_payables_csv(sample_payables(4, company="demo", first_day=first_day), tmp_path / "p.csv")
+    url = {"PAYDAG_PAGERO_BASE_URL": sandbox_url}
+    sent = paydag("send", str(payables), "--company", "demo", "--send-mode", "Test", cwd=tmp_path, **url)
+    assert sent.returncode == 0, sent.stderr[-2000:]
+    polled = paydag("poll", "--company", "demo", "--json", cwd=tmp_path, **url)
+    assert polled.returncode == 0, polled.stderr[-2000:]
+    summary = json.loads(polled.stdout)["companies"]["demo"]
+    assert (summary["files"], summary["acknowledged"], summary["payments_changed"]) == (1, 1, 4)
+    status = json.loads(paydag("status", "--json", cwd=tmp_path).stdout)
+    assert {p["state"] for p in status["payments"]} == {"ACCEPTED"}
