@@ -6,7 +6,10 @@ content's hash, so handing the same file on twice leaves one copy.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -42,7 +45,14 @@ class RentLedgerDrop:
             return f"s3://{self._bucket}/{key}"
         path = self._dir / target
         if not path.exists():
-            tmp = path.with_name(f".{target}.part")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+            # A temporary file of its own, linked into place: two polls delivering the same file at
+            # once leave one whole copy, never a half-written one.
+            fd, tmp = tempfile.mkstemp(prefix=f".{target}.", dir=self._dir)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, path)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
         return str(path)

@@ -1,0 +1,93 @@
+"""Receiving one document: stored before it is registered, applied once even by two polls at once."""
+
+from __future__ import annotations
+
+import base64
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+
+from paydag import poll
+from paydag.ledger import RentLedgerDrop
+from paydag.register import Register
+from paydag.settings import load_settings
+from paydag.storage import LocalRawStore
+from sandbox.bankfiles import BankEntry, BankTransaction, camt054
+
+DEPOSIT = camt054(
+    version="04",
+    msg_id="C1",
+    created="2026-11-25T06:00:00",
+    account_iban="SE6780000832791234567890",
+    entries=[
+        BankEntry(
+            "CRDT",
+            "2026-11-25",
+            "DEP-1",
+            tuple(
+                BankTransaction(Decimal("8450.00"), "SEK", ocr=f"1000{i}", creditor_account="50501055")
+                for i in range(3)
+            ),
+            family="RCDT",
+        )
+    ],
+)
+
+
+def place(url: str, data: bytes, name: str) -> None:
+    body = {
+        "company_id": "demo-0001",
+        "document_type": "camt.054",
+        "name": name,
+        "content_base64": base64.b64encode(data).decode(),
+    }
+    httpx.post(f"{url}/_sandbox/documents", json=body).raise_for_status()
+
+
+def test_two_polls_at_once_apply_a_document_once(
+    database_url: str, sandbox_url: str, pagero, tmp_path: Path
+) -> None:
+    register = Register(database_url)
+    register.ensure_company("demo", load_settings().company("demo"))
+    place(sandbox_url, DEPOSIT, "Camt054C.xml")
+    [document] = poll.new_documents(pagero, "demo-0001")
+    store, ledger = LocalRawStore(tmp_path / "raw"), RentLedgerDrop(str(tmp_path / "ledger"))
+
+    def receive(_: int) -> poll.DocumentOutcome:
+        return poll.receive_document(
+            document, company_id="demo", channel=pagero, raw_store=store, register=register, ledger=ledger
+        )
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(receive, range(2)))
+    assert sum(o.incoming for o in outcomes) == 3
+    assert len(register.incoming_payments("demo")) == 3
+    assert len(list(store.list("incoming/demo/"))) == 1
+    assert len(list((tmp_path / "ledger").iterdir())) == 1
+    assert poll.acknowledge(pagero, outcomes[:1]) == [document.id]
+    assert poll.new_documents(pagero, "demo-0001") == []
+    register.close()
+
+
+def test_an_unknown_file_is_quarantined_with_its_reason(
+    database_url: str, sandbox_url: str, pagero, tmp_path: Path
+) -> None:
+    register = Register(database_url)
+    register.ensure_company("demo", load_settings().company("demo"))
+    place(sandbox_url, b"%PDF-1.7 not a bank file", "statement.pdf")
+    [document] = poll.new_documents(pagero, "demo-0001")
+    store = LocalRawStore(tmp_path / "raw")
+    outcome = poll.receive_document(
+        document,
+        company_id="demo",
+        channel=pagero,
+        raw_store=store,
+        register=register,
+        ledger=RentLedgerDrop(str(tmp_path / "l")),
+    )
+    assert outcome.state == "QUARANTINED" and "not XML" in outcome.reason
+    assert [k for k in store.list("quarantine/demo/")] and [k for k in store.list("incoming/demo/")]
+    assert register.received_file(document.id).state == "QUARANTINED"
+    register.close()
