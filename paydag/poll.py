@@ -30,6 +30,7 @@ class DocumentOutcome:
     kind: str
     state: str  # PROCESSED, QUARANTINED, or ALREADY (a document an earlier poll finished)
     raw_key: str | None = None
+    entries: int = 0  # statuses (pain.002) or transactions (camt.054) in the file
     changed: int = 0
     incoming: int = 0
     unmatched: tuple[str, ...] = ()
@@ -71,9 +72,12 @@ def receive_document(
     try:
         ledger_copy = None
         if kind.kind is FileKind.PAIN002:
-            result = register.apply_status_report(received.id, parse_pain002(data, name))
+            report = parse_pain002(data, name)
+            entries = max(1, report.transaction_count)
+            result = register.apply_status_report(received.id, report)
         elif kind.kind is FileKind.CAMT054:
             transactions = parse_camt054(data, name).transactions
+            entries = len(transactions)
             if kind.has_credit:  # before the register commits: a crash in between repeats an idempotent copy
                 ledger_copy = ledger.deliver(name, data)
             result = register.apply_account_notification(received.id, transactions)
@@ -82,7 +86,7 @@ def receive_document(
     except FormatError as exc:
         _quarantine(raw_store, register, received.id, company_id, name, data, str(exc))
         return DocumentOutcome(document.id, name, kind.label, "QUARANTINED", raw.key, reason=str(exc))
-    return _outcome(document.id, name, kind.label, raw.key, result, ledger_copy)
+    return _outcome(document.id, name, kind.label, raw.key, result, ledger_copy, entries)
 
 
 def _quarantine(
@@ -99,7 +103,13 @@ def _quarantine(
 
 
 def _outcome(
-    document_id: str, name: str, kind: str, raw_key: str, result: ApplyResult, ledger_copy: str | None
+    document_id: str,
+    name: str,
+    kind: str,
+    raw_key: str,
+    result: ApplyResult,
+    ledger_copy: str | None,
+    entries: int,
 ) -> DocumentOutcome:
     return DocumentOutcome(
         document_id,
@@ -107,6 +117,7 @@ def _outcome(
         kind,
         "PROCESSED",
         raw_key,
+        entries=entries,
         changed=result.changed,
         incoming=result.incoming,
         unmatched=tuple(result.unmatched),

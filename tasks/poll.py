@@ -89,6 +89,7 @@ def publish_report(company: str, outcomes: list[poll.DocumentOutcome]) -> None:
                 "file": o.name,
                 "kind": o.kind,
                 "state": o.state,
+                "entries": o.entries,
                 "payments changed": o.changed,
                 "incoming payments": o.incoming,
                 "unmatched": len(o.unmatched),

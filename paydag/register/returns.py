@@ -112,6 +112,16 @@ def apply_status_report(s: Session, file: FileRow, report: StatusReport) -> Appl
     group_target = STATUS_TARGET.get(report.group_status or "")
     group_code, group_text = _first(report.group_reasons)
 
+    # DU01 refuses a *second* submission of a message id. When the bank already accepted or booked
+    # payments of this message, the reject is about that duplicate, not about them.
+    if group_code == "DU01" and any(
+        RANK.get(PaymentState(p.state), 0) >= RANK[PaymentState.ACCEPTED] for p in payments
+    ):
+        result.unmatched.append(
+            f"OrgnlMsgId {report.original_msg_id}: DU01 for a duplicate submission; payments unchanged"
+        )
+        return result
+
     # A group-level RJCT rejects every payment of the message; any other group status covers the
     # payments only when the report goes no deeper.
     if group_target is PaymentState.REJECTED or (group_target and not report.payment_infos):

@@ -16,6 +16,7 @@ import tasks.send
 from flows.poll_returns import poll_return_files
 from flows.send_payments import send_payment_file
 from paydag import resources
+from paydag.providers.channel import SendMode
 from paydag.register import Register
 from paydag.samples import sample_payables, write_payables_csv
 from paydag.settings import load_settings
@@ -217,3 +218,23 @@ def test_the_same_file_twice_is_processed_once(cycle: dict) -> None:
     reg.close()
     assert status_report["isFetched"] is True
     assert len(sandbox_state(url)["acknowledgements"]) == 2
+
+
+def test_a_duplicate_upload_is_refused_by_the_bank_and_changes_nothing(cycle: dict) -> None:
+    poll_return_files(company="demo")
+    before = states()
+    # Someone uploads the same file again behind the flow's back: the bank refuses it (DU01).
+    settings = load_settings()
+    store = resources.open_store(settings)
+    with resources.open_channel(settings, settings.company("demo")) as channel:
+        channel.upload(store.read(cycle["sent"]["raw_key"]), "again.xml", sender_reference="manual",
+                       company_id="demo-0001", document_type="pain.001.001.03", send_mode=SendMode.TEST)  # fmt: skip
+    summary = poll_return_files(company="demo")
+    assert summary["demo"]["files"] == 1 and summary["demo"]["payments_changed"] == 0
+    assert states() == before
+    [refusal] = [
+        d
+        for d in sandbox_state(cycle["url"])["documents"]
+        if d["documentInfo"]["documentIdentifier"].startswith("pain002")
+    ][1:]
+    assert refusal["isFetched"]

@@ -283,3 +283,10 @@ def test_a_received_document_is_registered_once(register: Register, tmp_path: Pa
     assert first.new and not again.new and not third.new
     assert first.id == again.id == third.id
     assert register.received_file("doc-1").id == first.id
+
+
+def test_a_duplicate_submission_reject_leaves_accepted_payments_alone(register: Register, bank: Bank) -> None:
+    bank.receive(status_report("ACCP"), "pain.002")
+    result = bank.receive(status_report("RJCT", reason="DU01", text="Duplicate Message ID"), "pain.002")
+    assert result.changed == 0 and "duplicate submission" in result.unmatched[0]
+    assert set(states(register).values()) == {"ACCEPTED"}
