@@ -84,30 +84,84 @@ def build_pain001_command(
 
 @app.command()
 def demo(as_json: JsonOption = False) -> None:
-    """Run the daily cycle on the embedded defaults: today's supplier payments sent through the sandbox."""
+    """Run the daily cycle on the embedded defaults: send today's supplier payments through the sandbox
+    bank (which refuses one), poll its answers, move its clock past the execution dates, poll again."""
     import os
 
-    from paydag.samples import sample_payables, write_payables_csv
+    import httpx
+
+    from paydag.resources import open_register
+    from paydag.samples import ocr_reference, sample_payables, write_payables_csv
     from paydag.settings import load_settings
     from sandbox.server import running_sandbox
 
     settings = load_settings()
     today = datetime.now(ZoneInfo(settings.timezone)).date()
+    first_day = today + timedelta(days=1)
     # Payment ids carry the day: a second demo on the same day is the same batch, and is not sent again.
-    rows = sample_payables(
-        12, company="demo", first_day=today + timedelta(days=1), id_prefix=f"DEMO{today:%Y%m%d}-"
-    )
+    rows = sample_payables(12, company="demo", first_day=first_day, id_prefix=f"DEMO{today:%Y%m%d}-")
     payables = write_payables_csv(rows, settings.home / "demo" / f"payables-{today}.csv")
+    provider_id = settings.company("demo").provider_company_id
     with running_sandbox(settings.home / "sandbox") as url:
         os.environ["PAYDAG_PAGERO_BASE_URL"] = url
-        _send(
-            str(payables),
-            company="demo",
-            send_mode="Test",
-            allow_partial=False,
-            format_=Pain001Version.V03,
-            as_json=as_json,
-        )
+        _prefect_environment(settings.home)
+        from flows.poll_returns import poll_return_files
+        from flows.send_payments import send_payment_file
+
+        rules = {
+            "blocked_accounts": ["123455"],  # the sample plusgiro supplier: refused with AC01
+            "invoices": [
+                {"company_id": provider_id, "ocr": ocr_reference(4711000 + n), "amount": f"{8450 + 125 * n}.00",
+                 "payer_name": f"Hyresgäst {n + 1}", "paid_on": first_day.isoformat()}
+                for n in range(3)
+            ],
+        }  # fmt: skip
+        try:
+            httpx.post(f"{url}/_sandbox/bank", json=rules, timeout=10).raise_for_status()
+            sent = send_payment_file(payables=str(payables), company="demo", send_mode="Test")
+            first = poll_return_files(company="demo")
+            httpx.post(f"{url}/_sandbox/advance", json={"seconds": 7 * 86400}, timeout=10).raise_for_status()
+            second = poll_return_files(company="demo")
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            _emit(
+                as_json,
+                {"command": "demo", "status": "failed", "error": message},
+                [f"error: {message}"],
+                Exit.FAILED,
+            )
+    register = open_register(settings)
+    try:
+        payments = register.payments(sent["msg_id"])
+        incoming = register.incoming_payments("demo")
+    finally:
+        register.close()
+    states: dict[str, int] = {}
+    for p in payments:
+        states[p.state.value] = states.get(p.state.value, 0) + 1
+    doc = {
+        "command": "demo",
+        "status": "done",
+        "batch": sent,
+        "payment_states": states,
+        "incoming_payments": len(incoming),
+        "polls": [first, second],
+        "home": str(settings.home),
+    }
+    lines = [
+        f"batch {sent['msg_id']}: {sent['payments']} payments, {sent['ctrl_sum']} "
+        + ("sent to the sandbox" if sent["uploaded"] else "(already sent earlier today)"),
+        f"raw file: {sent['raw_key']}",
+        "payments: " + ", ".join(f"{n} {state}" for state, n in sorted(states.items())),
+        *(
+            f"  {p.payment_id} REJECTED {p.reason_code}: {p.reason_text}"
+            for p in payments
+            if p.state.value in ("REJECTED", "RETURNED")
+        ),
+        f"incoming payments routed to the rent ledger: {len(incoming)} ({settings.effective_rent_ledger})",
+        "see `paydag status` for every payment",
+    ]
+    _emit(as_json, doc, lines, Exit.OK)
 
 
 def _build(
