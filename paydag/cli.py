@@ -96,7 +96,7 @@ def demo(as_json: JsonOption = False) -> None:
     from sandbox.server import running_sandbox
 
     settings = load_settings()
-    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    today = settings.today()
     first_day = today + timedelta(days=1)
     # Payment ids carry the day: a second demo on the same day is the same batch, and is not sent again.
     rows = sample_payables(12, company="demo", first_day=first_day, id_prefix=f"DEMO{today:%Y%m%d}-")
@@ -185,7 +185,7 @@ def _build(
         tz = ZoneInfo(settings.timezone)
         company_cfg = settings.company(company)
         profile = bank_profile(company_cfg.bank_profile)
-        as_of = date.fromisoformat(today) if today else datetime.now(tz).date()
+        as_of = date.fromisoformat(today) if today else settings.today()
         batch, report = load_batch(
             payables, company=company, profile=profile, today=as_of, allow_partial=allow_partial
         )
@@ -421,8 +421,6 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Batches, their files and payments with their states, from the payment register."""
-    from paydag.identifiers import mask
-    from paydag.money import from_minor
     from paydag.resources import open_register
     from paydag.settings import load_settings
 
@@ -437,20 +435,7 @@ def status(
             payments = register.payments(company_id=company)
     finally:
         register.close()
-    shown = [
-        {
-            "payment_id": p.payment_id,
-            "batch": p.msg_id,
-            "creditor": p.creditor_name,
-            "account": f"{p.account_type} {mask(p.account)}",
-            "execution_date": p.execution_date,
-            "amount": f"{from_minor(p.amount_minor, p.currency):f}",
-            "currency": p.currency,
-            "state": p.state.value,
-            "reason": " ".join(filter(None, [p.reason_code, p.reason_text])) or None,
-        }
-        for p in payments
-    ]
+    shown = [p.as_row() for p in payments]
     doc = {
         "command": "status",
         "batches": [
@@ -484,8 +469,7 @@ def status(
 def _awaiting_cutoff(settings: Any) -> date:
     from paydag.bankdays import bank_days_before
 
-    today = datetime.now(ZoneInfo(settings.timezone)).date()
-    return bank_days_before(today, settings.awaiting_bank_days)
+    return bank_days_before(settings.today(), settings.awaiting_bank_days)
 
 
 @app.command()

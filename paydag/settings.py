@@ -9,8 +9,10 @@ is used, so that a fresh clone runs on embedded defaults.
 from __future__ import annotations
 
 import os
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
@@ -130,6 +132,10 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 f"company {company_id!r} is not in the configuration ({config_path()}); known: {known}"
             ) from None
+
+    def today(self) -> date:
+        """Today where the back office is (Europe/Stockholm): bank days and cut-offs are local."""
+        return datetime.now(ZoneInfo(self.timezone)).date()
 
     @property
     def effective_database_url(self) -> str:

@@ -9,6 +9,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from paydag import poll
+from paydag.bankdays import bank_days_before
 from paydag.providers.channel import ReceivedDocument
 from tasks import resources
 from tasks.retry import RETRY_DELAYS, transient
@@ -114,32 +115,13 @@ def publish_report(company: str, outcomes: list[poll.DocumentOutcome]) -> None:
 @task(name="publish-awaiting-return-report", cache_policy=NO_CACHE)
 def publish_awaiting(company: str) -> int:
     """Payments the bank should have confirmed by now: SENT/ACCEPTED, executed N bank days ago."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    from paydag.bankdays import bank_days_before
-    from paydag.identifiers import mask
-    from paydag.money import from_minor
-
     s = resources.settings()
-    cutoff = bank_days_before(datetime.now(ZoneInfo(s.timezone)).date(), s.awaiting_bank_days)
+    cutoff = bank_days_before(s.today(), s.awaiting_bank_days)
     with closing(resources.register()) as register:
         waiting = register.awaiting_return_report(cutoff, company)
     create_table_artifact(
         key=f"awaiting-return-report-{company}".lower().replace("_", "-"),
-        table=[
-            {
-                "payment_id": p.payment_id,
-                "batch": p.msg_id,
-                "creditor": p.creditor_name,
-                "account": f"{p.account_type} {mask(p.account)}",
-                "execution_date": p.execution_date,
-                "amount": f"{from_minor(p.amount_minor, p.currency):f}",
-                "currency": p.currency,
-                "state": p.state.value,
-            }
-            for p in waiting
-        ],
+        table=[p.as_row() for p in waiting],
         description=f"{company}: payments executed on or before {cutoff} with no return report yet",
     )
     return len(waiting)

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from contextlib import closing
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -19,8 +17,6 @@ from prefect.cache_policies import NO_CACHE
 from paydag import send
 from paydag.formats.bank_profiles import bank_profile
 from paydag.formats.pain001 import BuiltPain001, Pain001Version
-from paydag.identifiers import mask
-from paydag.money import from_minor
 from paydag.payables import PaymentBatch
 from paydag.providers.channel import FileStatus, SendMode
 from paydag.storage import RawObject, fetch_input
@@ -37,7 +33,7 @@ def validate_payables(payables: str, company: str, allow_partial: bool) -> Payme
     """Read and validate the payables; publish the bad rows and fail when the batch may not be sent."""
     s = resources.settings()
     company_cfg = s.company(company)
-    today = datetime.now(ZoneInfo(s.timezone)).date()
+    today = s.today()
     s.home.mkdir(parents=True, exist_ok=True)
     try:
         with tempfile.TemporaryDirectory(dir=s.home) as workdir, closing(resources.register()) as register:
@@ -155,18 +151,7 @@ def publish_batch(msg_id: str, company: str, outcome: send.SendOutcome, status: 
         record, payments = register.batch(msg_id), register.payments(msg_id)
     create_table_artifact(
         key=_artifact_key("send-batch", company),
-        table=[
-            {
-                "payment_id": p.payment_id,
-                "creditor": p.creditor_name,
-                "account": f"{p.account_type} {mask(p.account)}",
-                "execution_date": p.execution_date,
-                "amount": f"{from_minor(p.amount_minor, p.currency):f}",
-                "currency": p.currency,
-                "status": p.state.value,
-            }
-            for p in payments
-        ],
+        table=[p.as_row() for p in payments],
         description=f"Payments of batch {msg_id}",
     )
     create_markdown_artifact(

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from paydag.formats.camt054 import Camt054Transaction
 from paydag.formats.pain002 import StatusReport
-from paydag.money import to_minor
+from paydag.identifiers import mask
+from paydag.money import from_minor, to_minor
 from paydag.payables import Payment
 from paydag.register import returns
 from paydag.register.models import (
@@ -92,6 +93,20 @@ class PaymentRecord:
     state: PaymentState
     reason_code: str | None
     reason_text: str | None
+
+    def as_row(self) -> dict[str, object]:
+        """The payment as finance reads it in a table: account masked, amount exact."""
+        return {
+            "payment_id": self.payment_id,
+            "batch": self.msg_id,
+            "creditor": self.creditor_name,
+            "account": f"{self.account_type} {mask(self.account)}",
+            "execution_date": self.execution_date,
+            "amount": f"{from_minor(self.amount_minor, self.currency):f}",
+            "currency": self.currency,
+            "state": self.state.value,
+            "reason": " ".join(filter(None, [self.reason_code, self.reason_text])) or None,
+        }
 
 
 def make_engine(url: str) -> Engine:
