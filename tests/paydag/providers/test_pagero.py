@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+import httpx
 import pytest
 
 from paydag.providers.channel import ProviderError, ProviderUnavailable, SendMode
@@ -171,3 +172,17 @@ def test_credentials_from_the_environment() -> None:
     assert PageroCredentials.from_env(env) == PageroCredentials("a", "b", "c", "d")
     with pytest.raises(ProviderError, match="PAGERO_PASSWORD"):
         PageroCredentials.from_env(env | {"PAGERO_PASSWORD": ""})
+
+
+def test_listing_follows_every_page(pagero: PageroChannel, sandbox_url: str) -> None:
+    with httpx.Client(base_url=sandbox_url) as client:
+        for n in range(230):
+            body = {
+                "company_id": "demo-0001",
+                "document_type": "pain.002",
+                "name": f"d{n}.xml",
+                "content_base64": "PGEvPg==",
+            }
+            client.post("/_sandbox/documents", json=body).raise_for_status()
+    listed = pagero.list_received("demo-0001")
+    assert len(listed) == len({d.id for d in listed}) == 230
