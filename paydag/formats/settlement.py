@@ -103,7 +103,15 @@ class SettlementReport:
         params: dict[str, object] = {
             "row_count": self.total_transactions if self.total_transactions is not None else len(self.rows),
             "currency_sum_minor": sum(self.currency_sums_minor.values()),
-            "iso4217": [*sorted(c for c in self.rows["currency"].dropna().unique() if is_currency(c)), "SEK", "NOK", "DKK", "EUR", "USD", "GBP"],
+            "iso4217": [
+                *sorted(c for c in self.rows["currency"].dropna().unique() if is_currency(c)),
+                "SEK",
+                "NOK",
+                "DKK",
+                "EUR",
+                "USD",
+                "GBP",
+            ],
         }
         return params
 
@@ -274,7 +282,7 @@ class _Reader:
             if column not in frame:
                 frame[column] = pd.array([None] * n, dtype="string")
         frame = _typed(frame)
-        frame = _join_summary(frame, self.summary, self.version)
+        frame = _join_summary(frame, self.summary, self.currency_sums)
         total = self.header.get("TotalNoOfTransactions")
         return SettlementReport(
             version=self.version,
@@ -303,7 +311,9 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _join_summary(frame: pd.DataFrame, summary: list[ServiceSummary], version: str) -> pd.DataFrame:
+def _join_summary(
+    frame: pd.DataFrame, summary: list[ServiceSummary], currency_sums: dict[str, int]
+) -> pd.DataFrame:
     """Each row with its summary line (by currency and service name) and its service's actual totals,
     so that the expectations can compare them row by row."""
     lines = pd.DataFrame(
@@ -337,6 +347,10 @@ def _join_summary(frame: pd.DataFrame, summary: list[ServiceSummary], version: s
         groups["is_credit"].transform(lambda c: int(c.fillna(False).sum())).astype("Int64")
     )
     joined["service_amount_minor"] = groups["amount_minor"].transform("sum").astype("Int64")
+    joined["currency_rows_sum_minor"] = (
+        joined.groupby("currency", dropna=False)["amount_minor"].transform("sum").astype("Int64")
+    )
+    joined["currency_sum_minor"] = joined["currency"].map(currency_sums).astype("Int64")
     return joined
 
 

@@ -1,0 +1,132 @@
+"""Great Expectations over a parsed settlement report: the suite in `expectations/`, header values as
+$PARAMETERs, results that a person can read.
+
+GX is imported here lazily (it takes seconds and logs hundreds of lines unsilenced) and runs on an
+ephemeral context: the suites live as JSON in the repository, not in a GX project directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from paydag.formats.settlement import SettlementReport
+
+EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
+FIRST_UNEXPECTED = 10
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    expectation: str
+    column: str | None
+    success: bool
+    observed: str | None
+    unexpected_count: int | None
+    first_unexpected: tuple[str, ...]  # transaction numbers of the first failing rows
+    reason: str | None  # the expectation's meta: why it is there
+
+    def as_row(self) -> dict[str, object]:
+        return {
+            "expectation": self.expectation,
+            "column": self.column,
+            "success": self.success,
+            "observed": self.observed,
+            "unexpected": self.unexpected_count,
+            "first unexpected transaction numbers": ", ".join(self.first_unexpected) or None,
+        }
+
+
+@dataclass(frozen=True)
+class SettlementValidation:
+    suite: str
+    success: bool
+    checks: tuple[CheckResult, ...]
+    docs: Path | None = field(default=None)
+
+    @property
+    def failed(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if not c.success)
+
+
+def suite_path(version: str) -> Path:
+    return EXPECTATIONS_DIR / f"settlement_v{version}.json"
+
+
+def _quiet() -> None:
+    # GX's base-config logger sets its own INFO level, so its parent's WARNING does not reach it.
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _frame(report: SettlementReport) -> Any:
+    """The rows as GX reads them: nullable integers stay exact integers (never floats)."""
+    return report.rows.copy()
+
+
+def validate_settlement(report: SettlementReport, *, docs_dir: Path | None = None) -> SettlementValidation:
+    _quiet()
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    _quiet()
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    suite_doc = json.loads(suite_path(report.version).read_text(encoding="utf-8"))
+    suite = context.suites.add(gx.ExpectationSuite(**suite_doc))
+    batch = (
+        context.data_sources.add_pandas("settlement")
+        .add_dataframe_asset("rows")
+        .add_batch_definition_whole_dataframe("all")
+    )
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=report.accounting_no, data=batch, suite=suite)
+    )
+    result = definition.run(
+        batch_parameters={"dataframe": _frame(report)},
+        expectation_parameters=report.parameters(),
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["transaction_no"]},
+    )
+    checks = tuple(_check(r) for r in result.results)
+    docs = _data_docs(context, result, docs_dir) if docs_dir else None
+    return SettlementValidation(suite=suite.name, success=bool(result.success), checks=checks, docs=docs)
+
+
+def _check(r: Any) -> CheckResult:
+    config = r.expectation_config
+    kwargs = dict(config.kwargs)
+    outcome = r.result or {}
+    column = kwargs.get("column") or (
+        f"{kwargs.get('column_A')} / {kwargs.get('column_B')}" if "column_A" in kwargs else None
+    )
+    observed = outcome.get("observed_value")
+    indexes = outcome.get("unexpected_index_list") or []
+    first = tuple(
+        str(i.get("transaction_no")) if isinstance(i, dict) else str(i) for i in indexes[:FIRST_UNEXPECTED]
+    )
+    return CheckResult(
+        expectation=config.type,
+        column=column,
+        success=bool(r.success),
+        observed=None if observed is None else str(observed),
+        unexpected_count=outcome.get("unexpected_count"),
+        first_unexpected=first,
+        reason=(config.meta or {}).get("reason"),
+    )
+
+
+def _data_docs(context: Any, result: Any, docs_dir: Path) -> Path | None:
+    """Data Docs as static HTML under `docs_dir` (GX 1.24 has only a filesystem store)."""
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    site = {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    context.add_data_docs_site(site_config=site, site_name="paydag")
+    context.build_data_docs(site_names=["paydag"])
+    index = docs_dir / "index.html"
+    return index if index.exists() else None
