@@ -68,8 +68,10 @@ def _frame(report: SettlementReport) -> Any:
 
 
 def validate_settlement(report: SettlementReport, *, docs_dir: Path | None = None) -> SettlementValidation:
+    """Run the report's suite; with `docs_dir`, also build its Data Docs there (static HTML)."""
     _quiet()
     import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     _quiet()
@@ -79,20 +81,48 @@ def validate_settlement(report: SettlementReport, *, docs_dir: Path | None = Non
     suite = context.suites.add(gx.ExpectationSuite(**suite_doc))
     batch = (
         context.data_sources.add_pandas("settlement")
-        .add_dataframe_asset("rows")
-        .add_batch_definition_whole_dataframe("all")
+        .add_dataframe_asset(report.accounting_no)
+        .add_batch_definition_whole_dataframe("rows")
     )
     definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=report.accounting_no, data=batch, suite=suite)
+        gx.ValidationDefinition(name=f"{report.accounting_no}-{suite.name}", data=batch, suite=suite)
     )
-    result = definition.run(
-        batch_parameters={"dataframe": _frame(report)},
-        expectation_parameters=report.parameters(),
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["transaction_no"]},
+    actions = []
+    if docs_dir is not None:
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        # GX 1.24 has only a filesystem store for Data Docs: build here, copy elsewhere afterwards.
+        context.add_data_docs_site(
+            site_name="paydag",
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+        actions.append(UpdateDataDocsAction(name="data-docs", site_names=["paydag"]))
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=f"{report.accounting_no}-check",
+            validation_definitions=[definition],
+            actions=actions,
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["transaction_no"]},
+        )
     )
+    outcome = checkpoint.run(
+        batch_parameters={"dataframe": _frame(report)}, expectation_parameters=report.parameters()
+    )
+    [result] = outcome.run_results.values()
     checks = tuple(_check(r) for r in result.results)
-    docs = _data_docs(context, result, docs_dir) if docs_dir else None
-    return SettlementValidation(suite=suite.name, success=bool(result.success), checks=checks, docs=docs)
+    index = docs_dir / "index.html" if docs_dir is not None else None
+    return SettlementValidation(
+        suite=suite.name,
+        success=bool(result.success),
+        checks=checks,
+        docs=index if index and index.exists() else None,
+    )
 
 
 def _check(r: Any) -> CheckResult:
@@ -116,17 +146,3 @@ def _check(r: Any) -> CheckResult:
         first_unexpected=first,
         reason=(config.meta or {}).get("reason"),
     )
-
-
-def _data_docs(context: Any, result: Any, docs_dir: Path) -> Path | None:
-    """Data Docs as static HTML under `docs_dir` (GX 1.24 has only a filesystem store)."""
-    docs_dir.mkdir(parents=True, exist_ok=True)
-    site = {
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    }
-    context.add_data_docs_site(site_config=site, site_name="paydag")
-    context.build_data_docs(site_names=["paydag"])
-    index = docs_dir / "index.html"
-    return index if index.exists() else None

@@ -1,0 +1,82 @@
+"""The GX suites: every genuine file passes; a file whose rows no longer add up fails for that reason."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from paydag.formats.settlement import parse_settlement
+from paydag.validation import suite_path, validate_settlement
+
+V1 = "swedbankpay_v1_optionB_R1005-0001.xml"
+V2 = "swedbankpay_v2_optionA_R1234-0001.xml"
+
+
+def failed(data: bytes) -> dict[tuple[str, str | None], object]:
+    result = validate_settlement(parse_settlement(data, "tampered.xml"))
+    assert not result.success
+    return {(c.expectation, c.column): c for c in result.failed}
+
+
+@pytest.mark.parametrize("name", [V1, V2])
+def test_genuine_files_pass_and_docs_are_built(shared_fixtures: Path, tmp_path: Path, name: str) -> None:
+    report = parse_settlement((shared_fixtures / "settlement" / name).read_bytes(), name)
+    result = validate_settlement(report, docs_dir=tmp_path / "docs")
+    assert result.success, [c.as_row() for c in result.failed]
+    assert len(result.checks) >= 20
+    assert result.docs is not None and report.accounting_no in "".join(
+        p.read_text() for p in (tmp_path / "docs").rglob("*.html")
+    )
+
+
+def test_a_deleted_row_fails_the_totals_it_breaks(shared_fixtures: Path) -> None:
+    data = (shared_fixtures / "settlement" / V2).read_bytes()
+    # The first row: 1495.00 of "Consumer Credit Card EU", transaction 10728489593.
+    tampered = re.sub(rb"\s*<Transaction [^>]*/>", b"", data, count=1)
+    failures = failed(tampered)
+    assert set(failures) == {
+        ("expect_column_pair_values_to_be_equal", "service_debit_count / summary_debit_count"),
+        ("expect_column_pair_values_to_be_equal", "service_amount_minor / summary_amount_minor"),
+        ("expect_column_pair_values_to_be_equal", "currency_rows_sum_minor / currency_sum_minor"),
+        ("expect_column_sum_to_be_between", "amount_minor"),
+        ("expect_table_row_count_to_equal", None),
+    }
+    assert failures[("expect_column_sum_to_be_between", "amount_minor")].observed == str(12495000 - 149500)
+    service = failures[("expect_column_pair_values_to_be_equal", "service_debit_count / summary_debit_count")]
+    assert service.unexpected_count == 7  # the seven rows left of that service carry the wrong count
+    assert failures[("expect_table_row_count_to_equal", None)].observed == "133"
+
+
+def test_v1_deleted_row(shared_fixtures: Path) -> None:
+    data = (shared_fixtures / "settlement" / V1).read_bytes()
+    failures = failed(re.sub(rb"\s*<TRAN [^>]*/>", b"", data, count=1))
+    assert ("expect_column_sum_to_be_between", "amount_minor") in failures
+    assert (
+        "expect_column_pair_values_to_be_equal",
+        "service_amount_minor / summary_amount_minor",
+    ) in failures
+
+
+def test_a_credit_without_its_reference_and_a_malformed_amount(shared_fixtures: Path) -> None:
+    data = (shared_fixtures / "settlement" / V2).read_bytes()
+    data = data.replace(b'ReferencedTransaction="14223384846" ', b"")
+    data = data.replace(b'Amount="1495.00"', b'Amount="1495.0"', 1)
+    failures = failed(data)
+    reference = failures[("expect_column_values_to_not_be_null", "referenced_transaction")]
+    assert reference.first_unexpected == ("14226339824",)
+    amount = failures[("expect_column_values_to_match_regex", "amount_text")]
+    assert amount.first_unexpected == ("10728489593",)
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_every_expectation_says_why_it_is_there(version: str) -> None:
+    suite = json.loads(suite_path(version).read_text())
+    assert suite["name"] == f"settlement_v{version}"
+    assert all(e["meta"].get("reason") for e in suite["expectations"])
+    parameters = {
+        json.dumps(e["kwargs"]) for e in suite["expectations"] if "$PARAMETER" in json.dumps(e["kwargs"])
+    }
+    assert parameters  # header values enter as $PARAMETERs
