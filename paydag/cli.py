@@ -280,6 +280,11 @@ def parse(
             rows = report.rows()
             doc |= {"original_msg_id": report.original_msg_id, "group_status": report.group_status,
                     "payment_infos": len(report.payment_infos), "transactions": report.transaction_count}  # fmt: skip
+        elif kind.kind is FileKind.SETTLEMENT or file.suffix.lower() == ".xlsx" or data[:4] == b"PK\x03\x04":
+            from paydag.formats.settlement import parse_settlement
+
+            report = parse_settlement(data, file.name)
+            _emit_settlement(report, file, out, as_json, doc)
         elif kind.kind is FileKind.CAMT054:
             camt = parse_camt054(data, file.name)
             rows = [dataclasses.asdict(t) for t in camt.transactions]
@@ -304,6 +309,39 @@ def parse(
         [f"rows written to {out}"] if out else []
     )
     _emit(as_json, {**doc, "row_data": rows if not out else None}, lines, Exit.OK)
+
+
+def _emit_settlement(
+    report: Any, file: Path, out: Path | None, as_json: bool, doc: dict[str, Any]
+) -> NoReturn:
+    from paydag.money import from_minor
+
+    rows = report.rows
+    services = (
+        rows.groupby(["currency", "service"], dropna=False)["amount_minor"]
+        .agg(["count", "sum"])
+        .reset_index()
+    )
+    per_service = [
+        {"currency": r.currency, "service": r.service, "rows": int(r["count"]), "sum": f"{from_minor(int(r['sum']), r.currency):f}"}
+        for _, r in services.iterrows()
+    ]  # fmt: skip
+    sums = {c: f"{from_minor(m, c):f}" for c, m in report.currency_sums_minor.items()}
+    doc |= {"kind": "settlement", "version": report.version, "accounting_no": report.accounting_no,
+            "rows": len(rows), "sums": sums, "services": per_service}  # fmt: skip
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix == ".parquet":
+            rows.to_parquet(out, index=False)
+        else:
+            rows.to_csv(out, index=False)
+        doc["out"] = str(out)
+    lines = [
+        f"{file}: Swedbank Pay transaction list v{report.version}, {report.accounting_no}, {len(rows)} row(s), "
+        + ", ".join(f"{c} {v}" for c, v in sums.items()),
+        *(f"  {s['currency']} {s['service']:<28} {s['rows']:>7} rows {s['sum']:>14}" for s in per_service),
+    ] + ([f"rows written to {out}"] if out else [])
+    _emit(as_json, doc, lines, Exit.OK)
 
 
 def _write_rows(rows: list[dict[str, Any]], out: Path) -> None:
@@ -504,6 +542,108 @@ def poll(
         for c, s in summary.items()
     ]
     _emit(as_json, {**doc, "status": "polled", "companies": summary}, lines, Exit.OK)
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="A Swedbank Pay transaction list (XML, v1 or v2).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Check a settlement report with its expectation suite: 0 valid, 1 invalid (every failed check), 2 unreadable."""
+    from paydag.formats.settlement import parse_settlement
+    from paydag.formats.xml import FormatError
+    from paydag.validation import validate_settlement
+
+    doc: dict[str, Any] = {"command": "validate", "file": str(file)}
+    try:
+        report = parse_settlement(file.read_bytes(), file.name)
+    except OSError as exc:
+        _emit(as_json, {**doc, "error": str(exc)}, [f"error: {file}: {exc.strerror}"], Exit.UNREADABLE)
+    except FormatError as exc:
+        _emit(as_json, {**doc, "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
+    result = validate_settlement(report)
+    doc |= {"accounting_no": report.accounting_no, "suite": result.suite, "valid": result.success,
+            "checks": [c.as_row() for c in result.checks]}  # fmt: skip
+    if result.success:
+        lines = [f"{file}: {report.accounting_no} passes all {len(result.checks)} checks of {result.suite}"]
+        _emit(as_json, doc, lines, Exit.OK)
+    lines = [
+        f"{file}: {report.accounting_no} fails {len(result.failed)} of {len(result.checks)} checks of {result.suite}:"
+    ]
+    lines += [
+        f"  {c.expectation} ({c.column or 'table'}): observed {c.observed}"
+        + (
+            f", {c.unexpected_count} unexpected row(s), first {', '.join(c.first_unexpected)}"
+            if c.unexpected_count
+            else ""
+        )
+        + (f" — {c.reason}" if c.reason else "")
+        for c in result.failed
+    ]
+    _emit(as_json, doc, lines, Exit.INVALID)
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="The Transaction List XML: a local path or an s3:// URI.")],
+    company: Annotated[str, typer.Option("--company")] = "demo",
+    force: Annotated[
+        bool, typer.Option("--force", help="Ingest again an AccountingNo curated before.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the ingest-settlement-report flow in this process: archive, validate (GX), curate."""
+    from paydag.settings import ConfigurationError, load_settings
+
+    doc: dict[str, Any] = {"command": "ingest", "source": source}
+    try:
+        settings = load_settings()
+        settings.company(company)
+    except (ConfigurationError, ValueError) as exc:
+        _emit(as_json, {**doc, "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
+    _prefect_environment(settings.home)
+    from flows.ingest_settlement import ingest_settlement_report
+    from paydag.formats.xml import FormatError
+    from paydag.ingest import SettlementInvalid
+
+    try:
+        result = ingest_settlement_report(source=source, company=company, force=force)
+    except SettlementInvalid as exc:
+        lines = [
+            str(exc),
+            *(
+                f"  {c.expectation} ({c.column or 'table'}): observed {c.observed}"
+                for c in exc.validation.failed
+            ),
+        ]
+        _emit(
+            as_json,
+            {
+                **doc,
+                "status": "invalid",
+                "error": str(exc),
+                "checks": [c.as_row() for c in exc.validation.failed],
+            },
+            lines,
+            Exit.INVALID,
+        )
+    except (FormatError, FileNotFoundError) as exc:
+        _emit(as_json, {**doc, "status": "unreadable", "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        _emit(as_json, {**doc, "status": "failed", "error": message}, [f"error: {message}"], Exit.FAILED)
+    if result["state"] == "ALREADY":
+        head = f"{result['accounting_no']} was ingested before: nothing to do (--force to ingest again)"
+    else:
+        head = (
+            f"{result['accounting_no']}: {result['rows']} rows valid and curated at {result['curated_path']}"
+        )
+    _emit(
+        as_json,
+        {**doc, "status": result["state"].lower(), **result},
+        [head, f"raw file: {result['raw_key']}"],
+        Exit.OK,
+    )
 
 
 @app.command()

@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     awaiting_bank_days: int = Field(
         default=2, description="bank days after execution before a payment without a return report is flagged"
     )
+    curated: str | None = Field(default=None, description="directory of the curated Parquet tables")
     rent_ledger: str | None = Field(
         default=None,
         description="where incoming-payment files go for the rent system: a directory or s3:// prefix",
@@ -140,6 +141,11 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'register.sqlite3'}"
+
+    @property
+    def curated_dir(self) -> Path:
+        """Curated tables (Parquet): `{home}/curated` unless PAYDAG_CURATED names another directory."""
+        return Path(self.curated or self.home / "curated")
 
     @property
     def effective_rent_ledger(self) -> str:

@@ -8,6 +8,7 @@ from paydag.register.register import (
     ReceivedFile,
     Register,
     RegisterError,
+    SettlementRecord,
 )
 from paydag.register.returns import ApplyResult
 
@@ -21,4 +22,5 @@ __all__ = [
     "ReceivedFile",
     "Register",
     "RegisterError",
+    "SettlementRecord",
 ]

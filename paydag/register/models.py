@@ -187,3 +187,21 @@ class IncomingPaymentRow(Base):
     acct_svcr_ref: Mapped[str | None] = mapped_column(String(64))
     free_text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SettlementReportRow(Base):
+    """A Swedbank Pay settlement report (one AccountingNo): validated and curated, or quarantined."""
+
+    __tablename__ = "settlement_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    accounting_no: Mapped[str] = mapped_column(String(40), unique=True)
+    version: Mapped[str] = mapped_column(String(4))
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id"))
+    state: Mapped[str] = mapped_column(String(16))  # CURATED, QUARANTINED
+    row_count: Mapped[int] = mapped_column(Integer)
+    sums_minor: Mapped[str] = mapped_column(Text)  # JSON {currency: minor units}
+    curated_path: Mapped[str | None] = mapped_column(String(512))
+    docs_key: Mapped[str | None] = mapped_column(String(512))
+    detail: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

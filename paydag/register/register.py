@@ -6,6 +6,7 @@ step of a flow can be run again after a crash.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from paydag.register.models import (
     IncomingPaymentRow,
     PaymentRow,
     PaymentState,
+    SettlementReportRow,
     StatusEventRow,
 )
 from paydag.register.returns import ApplyResult
@@ -66,6 +68,19 @@ class ReceivedFile:
     state: str  # STORED, PROCESSED, QUARANTINED
     raw_key: str
     new: bool
+
+
+@dataclass(frozen=True)
+class SettlementRecord:
+    accounting_no: str
+    version: str
+    state: str  # CURATED, QUARANTINED
+    row_count: int
+    sums_minor: dict[str, int]
+    curated_path: str | None
+    docs_key: str | None
+    raw_key: str
+    detail: str | None
 
 
 @dataclass(frozen=True)
@@ -347,7 +362,7 @@ class Register:
     # -- received files --
 
     def record_received(
-        self, company_id: str, *, raw: RawObject, name: str, kind: str, provider_document_id: str
+        self, company_id: str, *, raw: RawObject, name: str, kind: str, provider_document_id: str | None
     ) -> ReceivedFile:
         """A downloaded document is in the raw store: register it (state STORED), once. The existing
         record when the same bytes or the same provider document came before."""
@@ -369,12 +384,10 @@ class Register:
                 return ReceivedFile(row.id, row.kind, row.state, row.raw_key, new=True)
         except IntegrityError:
             with self._tx() as s:
-                row = s.scalar(
-                    select(FileRow).where(
-                        FileRow.direction == "incoming",
-                        (FileRow.sha256 == raw.sha256) | (FileRow.provider_file_id == provider_document_id),
-                    )
-                )
+                same = FileRow.sha256 == raw.sha256
+                if provider_document_id is not None:
+                    same = same | (FileRow.provider_file_id == provider_document_id)
+                row = s.scalar(select(FileRow).where(FileRow.direction == "incoming", same))
                 assert row is not None
                 return ReceivedFile(row.id, row.kind, row.state, row.raw_key, new=False)
 
@@ -432,6 +445,65 @@ class Register:
                 )
                 for r in s.scalars(query)
             ]
+
+    # -- settlement reports --
+
+    def settlement(self, accounting_no: str) -> SettlementRecord | None:
+        with self._tx() as s:
+            row = s.scalar(
+                select(SettlementReportRow).where(SettlementReportRow.accounting_no == accounting_no)
+            )
+            return None if row is None else self._settlement_record(s, row)
+
+    def record_settlement(
+        self,
+        *,
+        accounting_no: str,
+        version: str,
+        file_id: int,
+        state: str,
+        row_count: int,
+        sums_minor: dict[str, int],
+        curated_path: str | None,
+        docs_key: str | None,
+        detail: str | None = None,
+    ) -> SettlementRecord:
+        """The outcome of an ingest, for its AccountingNo (a forced re-ingest replaces it). The file's
+        state follows: PROCESSED when curated, QUARANTINED when not."""
+        with self._tx() as s:
+            row = s.scalar(
+                select(SettlementReportRow)
+                .where(SettlementReportRow.accounting_no == accounting_no)
+                .with_for_update()
+            )
+            if row is None:
+                row = SettlementReportRow(accounting_no=accounting_no)
+                s.add(row)
+            row.version, row.file_id, row.state, row.row_count = version, file_id, state, row_count
+            row.sums_minor, row.curated_path, row.docs_key, row.detail = (
+                json.dumps(sums_minor, sort_keys=True), curated_path, docs_key, detail,
+            )  # fmt: skip
+            file = s.get(FileRow, file_id)
+            if file is not None:
+                file.state = "PROCESSED" if state == "CURATED" else "QUARANTINED"
+                file.detail = detail
+            s.flush()
+            return self._settlement_record(s, row)
+
+    @staticmethod
+    def _settlement_record(s: Session, row: SettlementReportRow) -> SettlementRecord:
+        file = s.get(FileRow, row.file_id)
+        return SettlementRecord(
+            accounting_no=row.accounting_no,
+            version=row.version,
+            state=row.state,
+            row_count=row.row_count,
+            sums_minor=json.loads(row.sums_minor),
+            curated_path=row.curated_path,
+            docs_key=row.docs_key,
+            raw_key=file.raw_key if file else "",
+            detail=row.detail,
+        )
 
     # -- reading --
 

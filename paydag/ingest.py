@@ -1,0 +1,151 @@
+"""Ingesting a Swedbank Pay settlement report: the steps the `ingest-settlement-report` flow runs.
+
+archive the raw file (`incoming/settlement/…`) → register it → parse → (the same AccountingNo again is
+a no-op unless forced) → validate with the GX suite → pass: curated Parquet and a register row;
+fail: the file quarantined in the store and the register, nothing curated, the failed checks named.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from paydag.formats.settlement import SettlementReport, parse_settlement
+from paydag.formats.xml import FormatError
+from paydag.register import Register, SettlementRecord
+from paydag.storage import Direction, RawObject, RawStore
+from paydag.validation import SettlementValidation, validate_settlement
+
+RAW_PREFIX = "settlement"  # raw keys: incoming/settlement/{yyyy}/{mm}/{dd}/{sha256}-{name}
+
+
+class SettlementInvalid(Exception):
+    """The report does not add up (or breaks another expectation); it is quarantined."""
+
+    def __init__(self, accounting_no: str, validation: SettlementValidation) -> None:
+        names = ", ".join(f"{c.expectation}({c.column or ''})" for c in validation.failed)
+        super().__init__(
+            f"settlement report {accounting_no} failed {len(validation.failed)} expectation(s): {names}"
+        )
+        self.validation = validation
+
+
+@dataclass(frozen=True)
+class Archived:
+    raw: RawObject
+    file_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    accounting_no: str
+    version: str
+    state: str  # CURATED, or ALREADY (ingested before; not forced)
+    rows: int
+    sums_minor: dict[str, int]
+    raw_key: str
+    curated_path: str | None
+    docs_key: str | None
+    validation: SettlementValidation | None
+
+
+def archive(data: bytes, name: str, *, company_id: str, raw_store: RawStore, register: Register) -> Archived:
+    raw = raw_store.put(
+        Direction.INCOMING,
+        RAW_PREFIX,
+        name,
+        data,
+        source="ingest-settlement-report",
+        content_type="application/xml",
+    )
+    received = register.record_received(
+        company_id, raw=raw, name=name, kind="settlement", provider_document_id=None
+    )
+    return Archived(raw=raw, file_id=received.id, name=name)
+
+
+def parse_or_quarantine(
+    data: bytes, archived: Archived, *, raw_store: RawStore, register: Register
+) -> SettlementReport:
+    try:
+        return parse_settlement(data, archived.name)
+    except FormatError as exc:
+        raw_store.put(
+            Direction.QUARANTINE, RAW_PREFIX, archived.name, data, source=f"quarantined: {str(exc)[:200]}"
+        )
+        register.quarantine(archived.file_id, str(exc))
+        raise
+
+
+def already_ingested(report: SettlementReport, register: Register) -> SettlementRecord | None:
+    existing = register.settlement(report.accounting_no)
+    return existing if existing is not None and existing.state == "CURATED" else None
+
+
+def validate_and_curate(
+    report: SettlementReport,
+    archived: Archived,
+    data: bytes,
+    *,
+    raw_store: RawStore,
+    register: Register,
+    curated_dir: Path,
+    docs_dir: Path,
+) -> IngestOutcome:
+    docs = docs_dir / report.accounting_no
+    shutil.rmtree(docs, ignore_errors=True)
+    validation = validate_settlement(report, docs_dir=docs)
+    docs_key = _store_docs(docs, report, raw_store)
+    if not validation.success:
+        raw_store.put(
+            Direction.QUARANTINE, RAW_PREFIX, archived.name, data, source="quarantined: expectations failed"
+        )
+        register.record_settlement(
+            accounting_no=report.accounting_no, version=report.version, file_id=archived.file_id, state="QUARANTINED",
+            row_count=len(report.rows), sums_minor=report.currency_sums_minor, curated_path=None, docs_key=docs_key,
+            detail="; ".join(f"{c.expectation}({c.column or ''}): {c.observed}" for c in validation.failed)[:2000],
+        )  # fmt: skip
+        raise SettlementInvalid(report.accounting_no, validation)
+    curated = curate(report, curated_dir)
+    register.record_settlement(
+        accounting_no=report.accounting_no, version=report.version, file_id=archived.file_id, state="CURATED",
+        row_count=len(report.rows), sums_minor=report.currency_sums_minor, curated_path=str(curated), docs_key=docs_key,
+    )  # fmt: skip
+    return IngestOutcome(
+        accounting_no=report.accounting_no, version=report.version, state="CURATED", rows=len(report.rows),
+        sums_minor=report.currency_sums_minor, raw_key=archived.raw.key, curated_path=str(curated), docs_key=docs_key,
+        validation=validation,
+    )  # fmt: skip
+
+
+def curate(report: SettlementReport, curated_dir: Path) -> Path:
+    """`{curated}/settlement/{AccountingNo}.parquet`, written whole and then moved into place."""
+    target = curated_dir / "settlement" / f"{report.accounting_no}.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    rows = report.rows.assign(accounting_no=report.accounting_no, report_version=report.version)
+    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False) as tmp:
+        rows.to_parquet(tmp.name, index=False)
+    Path(tmp.name).replace(target)
+    return target
+
+
+def _store_docs(docs: Path, report: SettlementReport, raw_store: RawStore) -> str | None:
+    """The Data Docs, zipped, in the raw store next to the report."""
+    if not docs.exists():
+        return None
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive_:
+        for path in sorted(docs.rglob("*")):
+            if path.is_file():
+                info = zipfile.ZipInfo(path.relative_to(docs).as_posix(), date_time=(2000, 1, 1, 0, 0, 0))
+                archive_.writestr(info, path.read_bytes())
+    obj = raw_store.put(
+        Direction.INCOMING, RAW_PREFIX, f"{report.accounting_no}-data-docs.zip", buffer.getvalue(),
+        source="ingest-settlement-report", content_type="application/zip",
+    )  # fmt: skip
+    return obj.key

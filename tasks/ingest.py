@@ -1,0 +1,80 @@
+"""Tasks of the settlement ingest: archive first, then parse + validate + curate in one task."""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import closing
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from paydag import ingest
+from paydag.storage import fetch_input, safe_name
+from tasks import resources
+from tasks.retry import RETRY_DELAYS, transient
+
+
+@task(
+    name="archive-settlement-report",
+    retries=3,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=transient,
+    cache_policy=NO_CACHE,
+)
+def archive_report(source: str, company: str) -> ingest.Archived:
+    """Keep the raw report before anything else reads it."""
+    s = resources.settings()
+    s.home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=s.home) as workdir, closing(resources.register()) as register:
+        register.ensure_company(company, s.company(company))
+        path = fetch_input(source, Path(workdir))
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise FileNotFoundError(f"{source}: cannot be read: {exc.strerror}") from None
+        archived = ingest.archive(
+            data, safe_name(path.name), company_id=company, raw_store=resources.raw_store(), register=register
+        )
+    get_run_logger().info("archived %s as %s", source, archived.raw.key)
+    return archived
+
+
+@task(name="validate-and-curate", cache_policy=NO_CACHE)
+def validate_and_curate(archived: ingest.Archived, company: str, force: bool) -> ingest.IngestOutcome:
+    """Parse, check with the GX suite, publish the results; curate on success, quarantine otherwise."""
+    s = resources.settings()
+    store = resources.raw_store()
+    data = store.read(archived.raw.key)
+    with closing(resources.register()) as register:
+        report = ingest.parse_or_quarantine(data, archived, raw_store=store, register=register)
+        existing = None if force else ingest.already_ingested(report, register)
+        if existing is not None:
+            get_run_logger().info(
+                "%s was ingested before (%s); nothing to do", report.accounting_no, existing.curated_path
+            )
+            return ingest.IngestOutcome(
+                accounting_no=existing.accounting_no, version=existing.version, state="ALREADY", rows=existing.row_count,
+                sums_minor=existing.sums_minor, raw_key=existing.raw_key, curated_path=existing.curated_path,
+                docs_key=existing.docs_key, validation=None,
+            )  # fmt: skip
+        try:
+            outcome = ingest.validate_and_curate(
+                report, archived, data, raw_store=store, register=register, curated_dir=s.curated_dir,
+                docs_dir=s.home / "data-docs",
+            )  # fmt: skip
+        except ingest.SettlementInvalid as exc:
+            _publish(report.accounting_no, exc.validation)
+            raise
+    _publish(report.accounting_no, outcome.validation)
+    return outcome
+
+
+def _publish(accounting_no: str, validation) -> None:
+    create_table_artifact(
+        key=f"settlement-validation-{accounting_no}".lower().replace("_", "-"),
+        table=[c.as_row() for c in validation.checks],
+        description=f"Expectations of {validation.suite} on settlement report {accounting_no}: "
+        + ("all passed" if validation.success else f"{len(validation.failed)} failed"),
+    )
