@@ -27,6 +27,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pain001.py
 	$(BIN)/python benchmarks/bench_camt054.py
+	$(BIN)/python benchmarks/bench_settlement.py
 
 clean:
 	rm -rf $(VENV) .paydag .pytest_cache

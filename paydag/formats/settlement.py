@@ -152,12 +152,16 @@ class _Reader:
     def __init__(self, name: str) -> None:
         self.name = name
         self.version = ""
-        self.columns: dict[str, list[str | None]] = {}
+        # Rows are grouped by their attribute names (a file has a few shapes: card rows, credits without
+        # VAT, …); each shape becomes one DataFrame built in C from lists of values.
+        self.shapes: dict[tuple[str, ...], tuple[list[int], list[list[str]]]] = {}
+        self.parent_currency: list[str] = []
         self.count = 0
         self.summary: list[ServiceSummary] = []
         self.currency_sums: dict[str, int] = {}
         self.header: dict[str, str] = {}
         self._current = ""
+        self._parent: etree._Element | None = None
 
     def read(self, source: IO[bytes]) -> SettlementReport:
         """One pass: a body currency is read when it starts (its @Sum), rows and the summary when they
@@ -167,36 +171,43 @@ class _Reader:
             "{*}Summary", "{*}Currency", "{*}Transaction",  # v2
         )  # fmt: skip
         events = etree.iterparse(
-            source, events=("start", "end"), tag=tags, resolve_entities=False, no_network=True,
+            source, events=("end",), tag=tags, resolve_entities=False, no_network=True,
             load_dtd=False, huge_tree=True, remove_comments=True,
         )  # fmt: skip
         seen = False
-        in_summary = False
+        kinds: dict[str, str] = {}
         try:
-            for event, element in events:
+            for _, element in events:
                 if not seen:
                     tree = element.getroottree()
                     if tree.docinfo.doctype:
                         raise FormatError(f"{self.name}: a DOCTYPE is not accepted")
-                    self._root(tree.getroot())
+                    root = tree.getroot()
+                    self._root(root)
+                    ns = etree.QName(root).namespace
+                    kinds = {
+                        f"{{{ns}}}{tag}": kind
+                        for tag, kind in (("TRAN", "row"), ("Transaction", "row"), ("SUMMARY", "summary"),
+                                          ("Summary", "summary"), ("CURRENCY", "currency"), ("Currency", "currency"))
+                    }  # fmt: skip
                     seen = True
-                tag = local(element.tag)
-                if tag in ("SUMMARY", "Summary"):
-                    in_summary = event == "start"
-                    if event == "end":
-                        self._summary(element)
-                        element.clear()
-                elif tag in ("CURRENCY", "Currency"):
-                    if not in_summary and event == "start":
-                        self._currency(element)
-                    elif not in_summary:
-                        self._fill_currency(self._current)
-                elif event == "end":  # a row
+                kind = kinds.get(element.tag)
+                if kind == "row":
+                    parent = element.getparent()
+                    if parent is not self._parent:  # the body currency the rows stand in (v1 rows have none)
+                        self._parent, self._current = (
+                            parent,
+                            parent.get("Name") or parent.get("Currency") or "",
+                        )
                     self._row(element)
                     element.clear(keep_tail=False)
-                    parent = element.getparent()
                     while element.getprevious() is not None:
                         del parent[0]
+                elif kind == "summary":
+                    self._summary(element)
+                    element.clear()
+                elif kind == "currency" and element.getparent() is root:
+                    self._currency(element)
         except etree.XMLSyntaxError as exc:
             raise FormatError(f"{self.name}: not well-formed XML: {exc}") from None
         except UnicodeDecodeError as exc:
@@ -207,7 +218,6 @@ class _Reader:
 
     def _currency(self, element: etree._Element) -> None:
         code = element.get("Name") or element.get("Currency") or ""
-        self._current = code
         self.currency_sums[code] = _minor(element.get("Sum", ""), f"{self.name}: currency {code} @Sum")
 
     def _root(self, root: etree._Element) -> None:
@@ -227,21 +237,14 @@ class _Reader:
             raise FormatError(f"{self.name}: {tag} has no AccountingNo")
 
     def _row(self, element: etree._Element) -> None:
-        columns, mapping, n = self.columns, self.mapping, self.count
-        for attribute, value in element.attrib.items():
-            column = mapping.get(attribute, attribute)
-            values = columns.get(column)
-            if values is None:
-                values = columns[column] = [None] * n
-            elif len(values) < n:
-                values.extend([None] * (n - len(values)))
-            values.append(value)
-        self.count = n + 1
-
-    def _fill_currency(self, code: str) -> None:
-        """v1 rows carry no currency of their own: it is their CURRENCY parent's."""
-        values = self.columns.setdefault("currency", [])
-        values.extend([code] * (self.count - len(values)))
+        keys = tuple(element.keys())
+        shape = self.shapes.get(keys)
+        if shape is None:
+            shape = self.shapes[keys] = ([], [])
+        shape[0].append(self.count)
+        shape[1].append(element.values())
+        self.parent_currency.append(self._current)
+        self.count += 1
 
     def _summary(self, element: etree._Element) -> None:
         v1 = self.version == "1"
@@ -272,15 +275,25 @@ class _Reader:
                     )
 
     def _report(self) -> SettlementReport:
-        n = self.count
-        for values in self.columns.values():
-            values.extend([None] * (n - len(values)))
-        frame = pd.DataFrame(
-            {k: pd.array(v, dtype="string") for k, v in self.columns.items()}, index=pd.RangeIndex(n)
-        )
+        parts = [
+            pd.DataFrame(values, columns=[self.mapping.get(k, k) for k in keys], dtype=object).assign(
+                _row=numbers
+            )
+            for keys, (numbers, values) in self.shapes.items()
+        ]
+        if parts:
+            frame = (
+                pd.concat(parts, ignore_index=True).sort_values("_row", kind="stable").drop(columns="_row")
+            )
+            frame = frame.reset_index(drop=True)
+        else:
+            frame = pd.DataFrame(index=pd.RangeIndex(0))
         for column in REQUIRED:
             if column not in frame:
-                frame[column] = pd.array([None] * n, dtype="string")
+                frame[column] = None
+        frame = frame.astype("string")
+        # v1 rows have no currency of their own: it is their CURRENCY parent's.
+        frame["currency"] = frame["currency"].fillna(pd.Series(self.parent_currency, dtype="string"))
         frame = _typed(frame)
         frame = _join_summary(frame, self.summary, self.currency_sums)
         total = self.header.get("TotalNoOfTransactions")

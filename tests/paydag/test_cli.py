@@ -220,3 +220,17 @@ def test_send_then_poll_by_hand(tmp_path: Path, sandbox_url: str) -> None:
     assert (summary["files"], summary["acknowledged"], summary["payments_changed"]) == (1, 1, 4)
     status = json.loads(paydag("status", "--json", cwd=tmp_path).stdout)
     assert {p["state"] for p in status["payments"]} == {"ACCEPTED"}
+
+
+def test_validate_exit_codes(tmp_path: Path, shared_fixtures: Path) -> None:
+    genuine = shared_fixtures / "settlement" / "swedbankpay_v1_optionB_R1005-0001.xml"
+    ok = paydag("validate", str(genuine), "--json", cwd=tmp_path)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["valid"] is True
+    tampered = tmp_path / "t.xml"
+    tampered.write_bytes(genuine.read_bytes().replace(b'Amount="597.00"', b'Amount="598.00"', 1))
+    bad = paydag("validate", str(tampered), cwd=tmp_path)
+    assert bad.returncode == 1
+    assert "expect_column_sum_to_be_between (amount_minor): observed 16368900" in bad.stderr
+    (tmp_path / "x.xlsx").write_bytes(b"PK\x03\x04")
+    unreadable = paydag("validate", str(tmp_path / "x.xlsx"), cwd=tmp_path)
+    assert unreadable.returncode == 2 and "give the XML transaction list instead" in unreadable.stderr

@@ -1,0 +1,154 @@
+"""Settlement transaction list v2 at 1 000 000 rows: paydag parse + validate against the floor (a bare
+lxml iterparse) and against pandas.read_xml, each in a process of its own (time and peak memory).
+
+    python benchmarks/bench_settlement.py [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+NS = "http://www.payex.com/xml/SalesAccountedTransactions%5B2.0%5D.xsd"
+SERVICES = [
+    ("Creditcard", "Consumer Credit Card EU"),
+    ("Creditcard", "Consumer Debit Card EU"),
+    ("Direct debit", "Swish"),
+    ("Factoring", "Faktura SE"),
+]
+
+
+def write_file(path: Path, rows: int) -> None:
+    """A v2 list that adds up: the summary and the header are computed from the rows written."""
+    per_service = {name: [0, 0, 0] for _, name in SERVICES}  # debits, credits, sum in öre
+    body = path.with_suffix(".body")
+    with body.open("w", encoding="utf-8") as f:
+        for n in range(rows):
+            _, service = SERVICES[n % len(SERVICES)]
+            credit = n % 97 == 0 and n > 0
+            amount = -(100 + n % 900) * 100 if credit else (100 + (n * 7919) % 90000) * 100 + (n % 100)
+            stats = per_service[service]
+            stats[1 if credit else 0] += 1
+            stats[2] += amount
+            sign, whole, frac = ("-" if amount < 0 else ""), abs(amount) // 100, abs(amount) % 100
+            referenced = f' ReferencedTransaction="{20000000000 + n - 1}"' if credit else ""
+            vat = "" if credit else f' VATAmount="{whole // 5}.{frac:02d}"'
+            f.write(
+                f'<Transaction TransactionIdentity="{n:032x}" Amount="{sign}{whole}.{frac:02d}" Currency="SEK"{vat} '
+                f'DateCreated="2026-11-{1 + n % 28:02d} 10:{n % 60:02d}:00" DateModified="2026-11-{1 + n % 28:02d} 23:59:59" '
+                f'ServiceName="{service}" Provider="Swedbank Pay" PayexTransactionNo="{20000000000 + n}" PayexBatchNo="{738000 + n // 5000}"'
+                f'{referenced} ExternalTransactionReference="{n:011d}" Description="Order {n}" ProductCategory="RENT" '
+                f'SalesChannel="Transaction via Web" PayExAccountNo="12345" />\n'
+            )
+    total = sum(s[2] for s in per_service.values())
+    with path.open("w", encoding="utf-8") as out:
+        out.write(f'<?xml version="1.0" encoding="utf-8"?>\n<SalesAccountedTransactions ContractingParty="PayEx Sverige AB" '
+                  f'AccountingNo="R9999-0001" TotalNoOfTransactions="{rows}" AccountingDate="2026-12-01" Version="2.0" xmlns="{NS}">\n'
+                  '<Summary Subsite=""><Currency Currency="SEK">')  # fmt: skip
+        for service_type in dict.fromkeys(t for t, _ in SERVICES):
+            out.write(f'<ServiceType ServiceType="{service_type}">')
+            for t, name in SERVICES:
+                if t == service_type:
+                    d, c, s = per_service[name]
+                    out.write(
+                        f'<Service ServiceName="{name}" NoOfDebit="{d}" NoOfCredit="{c}" Amount="{s // 100}.{s % 100:02d}" FromDate="2026-11-01" ToDate="2026-11-30" />'
+                    )
+            out.write("</ServiceType>")
+        out.write(
+            f'</Currency></Summary>\n<Currency Sum="{total // 100}.{total % 100:02d}" Currency="SEK">\n'
+        )
+        with body.open(encoding="utf-8") as b:
+            for line in b:
+                out.write(line)
+        out.write("</Currency></SalesAccountedTransactions>\n")
+    body.unlink()
+
+
+def peak_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_side(side: str, path: Path) -> dict[str, float]:
+    started = time.perf_counter()
+    if side == "floor":
+        from lxml import etree
+
+        count = 0
+        for count, (_, element) in enumerate(etree.iterparse(str(path), events=("end",), huge_tree=True), start=1):  # noqa: B007
+            element.clear(keep_tail=False)
+    elif side == "paydag":
+        from paydag.formats.settlement import parse_settlement
+        from paydag.validation import validate_settlement
+
+        with path.open("rb") as f:
+            report = parse_settlement(f, path.name)
+        parsed = time.perf_counter() - started
+        result = validate_settlement(report)
+        assert result.success, [c.as_row() for c in result.failed]
+        count = len(report.rows)
+        return {
+            "seconds": time.perf_counter() - started,
+            "parse_seconds": parsed,
+            "rows": count,
+            "peak_mib": peak_mib(),
+        }
+    else:
+        import pandas as pd
+
+        frame = pd.read_xml(path, xpath="//ns:Transaction", namespaces={"ns": NS}, parser="lxml", dtype=str)
+        count = len(frame)
+    return {"seconds": time.perf_counter() - started, "rows": count, "peak_mib": peak_mib()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--side", choices=["floor", "paydag", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.side:
+        print(json.dumps(run_side(args.side, args.file)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "R9999-0001.xml"
+        write_file(path, args.rows)
+        results = {}
+        for side in ("floor", "paydag", "pandas"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--side", side, "--file", str(path)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            results[side] = json.loads(out.stdout.strip().splitlines()[-1])
+        size = path.stat().st_size / 2**20
+    floor, ours, peer = results["floor"], results["paydag"], results["pandas"]
+    machine = f"{platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})"
+    print(
+        f"settlement v2, {args.rows:,} rows ({size:.0f} MiB), on {machine}, {datetime.now(ZoneInfo('Europe/Stockholm')):%Y-%m-%d %H:%M %Z}"
+    )
+    print(
+        f"  bare lxml iterparse (floor)   {floor['seconds']:7.2f} s   peak RSS {floor['peak_mib']:7.1f} MiB"
+    )
+    print(
+        f"  paydag parse + GX validate    {ours['seconds']:7.2f} s   peak RSS {ours['peak_mib']:7.1f} MiB   (parse alone {ours['parse_seconds']:.2f} s)"
+    )
+    print(f"  pandas.read_xml               {peer['seconds']:7.2f} s   peak RSS {peer['peak_mib']:7.1f} MiB")
+    print(f"  paydag / floor {ours['seconds'] / floor['seconds']:.2f}x (target <= 2x); pandas / paydag {peer['seconds'] / ours['seconds']:.2f}x (target >= 5x); "
+          f"paydag RSS / pandas RSS {ours['peak_mib'] / peer['peak_mib']:.2f} (target <= 0.25)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

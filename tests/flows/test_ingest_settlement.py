@@ -1,0 +1,83 @@
+"""ingest-settlement-report under Prefect: genuine files curated, a tampered one quarantined for the
+right reason, bad input refused with nothing lost, the same report again a no-op."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.ingest_settlement import ingest_settlement_report
+from paydag import resources
+from paydag.formats.xml import FormatError
+from paydag.ingest import SettlementInvalid
+from paydag.settings import load_settings
+
+V1 = "swedbankpay_v1_optionB_R1005-0001.xml"
+V2 = "swedbankpay_v2_optionA_R1234-0001.xml"
+
+
+def register():
+    return resources.open_register(load_settings())
+
+
+@pytest.mark.parametrize(
+    ("name", "accounting_no", "rows", "total"),
+    [(V1, "R1005-0001", 207, 16368800), (V2, "R1234-0001", 134, 12495000)],
+)
+def test_genuine_reports_are_curated_once(
+    shared_fixtures: Path, name: str, accounting_no: str, rows: int, total: int
+) -> None:
+    source = str(shared_fixtures / "settlement" / name)
+    result = ingest_settlement_report(source=source)
+    assert (result["accounting_no"], result["state"], result["rows"]) == (accounting_no, "CURATED", rows)
+    curated = pd.read_parquet(result["curated_path"])
+    assert len(curated) == rows and int(curated["amount_minor"].sum()) == total
+    assert curated["transaction_no"].map(type).eq(str).all()
+    store = resources.open_store(load_settings())
+    assert result["raw_key"].startswith("incoming/settlement/") and store.exists(result["raw_key"])
+    assert result["docs_key"] and store.exists(result["docs_key"])
+
+    again = ingest_settlement_report(source=source)
+    assert again["state"] == "ALREADY" and again["curated_path"] == result["curated_path"]
+    forced = ingest_settlement_report(source=source, force=True)
+    assert forced["state"] == "CURATED"
+    reg = register()
+    assert reg.settlement(accounting_no).state == "CURATED"
+    reg.close()
+
+
+def test_a_report_that_no_longer_adds_up_is_quarantined(shared_fixtures: Path, tmp_path: Path) -> None:
+    data = (shared_fixtures / "settlement" / V2).read_bytes()
+    tampered = tmp_path / "R1234-0001-tampered.xml"
+    tampered.write_bytes(re.sub(rb"\s*<Transaction [^>]*/>", b"", data, count=1))
+    with pytest.raises(SettlementInvalid, match="expect_table_row_count_to_equal") as caught:
+        ingest_settlement_report(source=str(tampered))
+    assert "expect_column_sum_to_be_between(amount_minor)" in str(caught.value)
+    reg = register()
+    record = reg.settlement("R1234-0001")
+    reg.close()
+    assert record.state == "QUARANTINED" and record.curated_path is None
+    assert not (load_settings().curated_dir / "settlement" / "R1234-0001.parquet").exists()
+    store = resources.open_store(load_settings())
+    assert [k for k in store.list("quarantine/settlement/") if k.endswith("tampered.xml")]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"PK\x03\x04 an xlsx", "XLSX"),
+        (b"", "empty"),
+        (b"<SALES", "not well-formed"),
+        (b"<Other/>", "not a Swedbank Pay"),
+    ],
+)
+def test_bad_input_is_refused_and_kept(tmp_path: Path, content: bytes, reason: str) -> None:
+    source = tmp_path / "report.bin"
+    source.write_bytes(content)
+    with pytest.raises(FormatError, match=reason):
+        ingest_settlement_report(source=str(source))
+    store = resources.open_store(load_settings())
+    assert [k for k in store.list("quarantine/settlement/") if k.endswith("report.bin")]
