@@ -7,12 +7,14 @@ fail: the file quarantined in the store and the register, nothing curated, the f
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from paydag.formats.settlement import SettlementReport, parse_settlement
 from paydag.formats.xml import FormatError
@@ -52,6 +54,32 @@ class IngestOutcome:
     curated_path: str | None
     docs_key: str | None
     validation: SettlementValidation | None
+
+
+def new_inbox_files(inbox: str, register: Register) -> list[str]:
+    """Every file in the inbox (a directory or an s3:// prefix) whose bytes the register has not seen."""
+    parsed = urlparse(inbox)
+    found: list[tuple[str, bytes]] = []
+    if parsed.scheme == "s3":
+        import boto3
+
+        s3 = boto3.client("s3")
+        prefix = parsed.path.lstrip("/")
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=parsed.netloc, Prefix=prefix):
+            for item in page.get("Contents", []):
+                body = s3.get_object(Bucket=parsed.netloc, Key=item["Key"])["Body"].read()
+                found.append((f"s3://{parsed.netloc}/{item['Key']}", body))
+    else:
+        directory = Path(parsed.path if parsed.scheme == "file" else inbox)
+        if directory.is_dir():
+            found = [
+                (str(p), p.read_bytes())
+                for p in sorted(directory.iterdir())
+                if p.is_file() and not p.name.startswith(".")
+            ]
+    return [
+        uri for uri, body in found if not register.known_incoming_sha256(hashlib.sha256(body).hexdigest())
+    ]
 
 
 def archive(data: bytes, name: str, *, company_id: str, raw_store: RawStore, register: Register) -> Archived:

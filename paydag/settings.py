@@ -104,6 +104,10 @@ class Settings(BaseSettings):
         default=2, description="bank days after execution before a payment without a return report is flagged"
     )
     curated: str | None = Field(default=None, description="directory of the curated Parquet tables")
+    settlement_inbox: str | None = Field(
+        default=None,
+        description="where settlement reports arrive (directory or s3:// prefix); new ones are ingested",
+    )
     rent_ledger: str | None = Field(
         default=None,
         description="where incoming-payment files go for the rent system: a directory or s3:// prefix",
@@ -141,6 +145,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'register.sqlite3'}"
+
+    @property
+    def effective_settlement_inbox(self) -> str:
+        return self.settlement_inbox or str((self.home / "settlement-inbox").resolve())
 
     @property
     def curated_dir(self) -> Path:

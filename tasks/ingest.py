@@ -16,6 +16,16 @@ from tasks import resources
 from tasks.retry import RETRY_DELAYS, transient
 
 
+@task(name="find-new-settlement-reports", cache_policy=NO_CACHE)
+def new_reports() -> list[str]:
+    """The reports in the inbox that were never ingested (by their sha256)."""
+    s = resources.settings()
+    with closing(resources.register()) as register:
+        found = ingest.new_inbox_files(s.effective_settlement_inbox, register)
+    get_run_logger().info("%d new report(s) in %s", len(found), s.effective_settlement_inbox)
+    return found
+
+
 @task(
     name="archive-settlement-report",
     retries=3,

@@ -391,6 +391,13 @@ class Register:
                 assert row is not None
                 return ReceivedFile(row.id, row.kind, row.state, row.raw_key, new=False)
 
+    def known_incoming_sha256(self, sha256: str) -> bool:
+        with self._tx() as s:
+            return (
+                s.scalar(select(FileRow.id).where(FileRow.direction == "incoming", FileRow.sha256 == sha256))
+                is not None
+            )
+
     def received_file(self, provider_document_id: str) -> ReceivedFile | None:
         with self._tx() as s:
             row = s.scalar(

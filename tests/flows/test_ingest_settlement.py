@@ -81,3 +81,20 @@ def test_bad_input_is_refused_and_kept(tmp_path: Path, content: bytes, reason: s
         ingest_settlement_report(source=str(source))
     store = resources.open_store(load_settings())
     assert [k for k in store.list("quarantine/settlement/") if k.endswith("report.bin")]
+
+
+def test_new_reports_in_the_inbox_are_ingested_once(
+    shared_fixtures: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    monkeypatch.setenv("PAYDAG_SETTLEMENT_INBOX", str(inbox))
+    for name in (V1, V2):
+        (inbox / name).write_bytes((shared_fixtures / "settlement" / name).read_bytes())
+    (inbox / "copy-of-v1.xml").write_bytes((shared_fixtures / "settlement" / V1).read_bytes())  # same bytes
+    first = ingest_settlement_report()
+    states = {Path(k).name: v["state"] for k, v in first["reports"].items()}
+    assert (
+        sorted(states.values()) == ["CURATED", "CURATED"] and len(states) == 2
+    )  # the copy was seen as known
+    assert ingest_settlement_report() == {"reports": {}}
