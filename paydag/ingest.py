@@ -77,9 +77,12 @@ def new_inbox_files(inbox: str, register: Register) -> list[str]:
                 for p in sorted(directory.iterdir())
                 if p.is_file() and not p.name.startswith(".")
             ]
-    return [
-        uri for uri, body in found if not register.known_incoming_sha256(hashlib.sha256(body).hexdigest())
-    ]
+    new: dict[str, str] = {}  # sha256 → the first file with those bytes
+    for uri, body in found:
+        digest = hashlib.sha256(body).hexdigest()
+        if digest not in new and not register.known_incoming_sha256(digest):
+            new[digest] = uri
+    return list(new.values())
 
 
 def archive(data: bytes, name: str, *, company_id: str, raw_store: RawStore, register: Register) -> Archived:
