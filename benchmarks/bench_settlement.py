@@ -19,58 +19,36 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 NS = "http://www.payex.com/xml/SalesAccountedTransactions%5B2.0%5D.xsd"
-SERVICES = [
-    ("Creditcard", "Consumer Credit Card EU"),
-    ("Creditcard", "Consumer Debit Card EU"),
-    ("Direct debit", "Swish"),
-    ("Factoring", "Faktura SE"),
-]
+SERVICES = ["Consumer Credit Card EU", "Consumer Debit Card EU", "Swish", "Faktura SE"]
 
 
 def write_file(path: Path, rows: int) -> None:
-    """A v2 list that adds up: the summary and the header are computed from the rows written."""
-    per_service = {name: [0, 0, 0] for _, name in SERVICES}  # debits, credits, sum in öre
-    body = path.with_suffix(".body")
-    with body.open("w", encoding="utf-8") as f:
+    """A v2 list that adds up, written by the sandbox's report writer: captures with every 97th a reversal."""
+    from sandbox.settlement import Capture, write_transaction_list
+
+    def captures():
         for n in range(rows):
-            _, service = SERVICES[n % len(SERVICES)]
-            credit = n % 97 == 0 and n > 0
-            amount = -(100 + n % 900) * 100 if credit else (100 + (n * 7919) % 90000) * 100 + (n % 100)
-            stats = per_service[service]
-            stats[1 if credit else 0] += 1
-            stats[2] += amount
-            sign, whole, frac = ("-" if amount < 0 else ""), abs(amount) // 100, abs(amount) % 100
-            referenced = f' ReferencedTransaction="{20000000000 + n - 1}"' if credit else ""
-            vat = "" if credit else f' VATAmount="{whole // 5}.{frac:02d}"'
-            f.write(
-                f'<Transaction TransactionIdentity="{n:032x}" Amount="{sign}{whole}.{frac:02d}" Currency="SEK"{vat} '
-                f'DateCreated="2026-11-{1 + n % 28:02d} 10:{n % 60:02d}:00" DateModified="2026-11-{1 + n % 28:02d} 23:59:59" '
-                f'ServiceName="{service}" Provider="Swedbank Pay" PayexTransactionNo="{20000000000 + n}" PayexBatchNo="{738000 + n // 5000}"'
-                f'{referenced} ExternalTransactionReference="{n:011d}" Description="Order {n}" ProductCategory="RENT" '
-                f'SalesChannel="Transaction via Web" PayExAccountNo="12345" />\n'
+            reversal = n % 97 == 0 and n > 0
+            yield Capture(
+                transaction_no=str(20000000000 + n),
+                order_id=f"ORD{n // 2:09d}",
+                type="Reversal" if reversal else "Capture",
+                amount_minor=(100 + n % 900) * 100
+                if reversal
+                else (100 + (n * 7919) % 90000) * 100 + n % 100,
+                vat_minor=None if reversal else ((100 + (n * 7919) % 90000) * 100) // 5,
+                service=SERVICES[n % len(SERVICES)],
+                created=datetime(2026, 11, 1 + n % 28, 10, n % 60),
+                referenced_transaction=str(20000000000 + n - 1) if reversal else None,
             )
-    total = sum(s[2] for s in per_service.values())
-    with path.open("w", encoding="utf-8") as out:
-        out.write(f'<?xml version="1.0" encoding="utf-8"?>\n<SalesAccountedTransactions ContractingParty="PayEx Sverige AB" '
-                  f'AccountingNo="R9999-0001" TotalNoOfTransactions="{rows}" AccountingDate="2026-12-01" Version="2.0" xmlns="{NS}">\n'
-                  '<Summary Subsite=""><Currency Currency="SEK">')  # fmt: skip
-        for service_type in dict.fromkeys(t for t, _ in SERVICES):
-            out.write(f'<ServiceType ServiceType="{service_type}">')
-            for t, name in SERVICES:
-                if t == service_type:
-                    d, c, s = per_service[name]
-                    out.write(
-                        f'<Service ServiceName="{name}" NoOfDebit="{d}" NoOfCredit="{c}" Amount="{s // 100}.{s % 100:02d}" FromDate="2026-11-01" ToDate="2026-11-30" />'
-                    )
-            out.write("</ServiceType>")
-        out.write(
-            f'</Currency></Summary>\n<Currency Sum="{total // 100}.{total % 100:02d}" Currency="SEK">\n'
-        )
-        with body.open(encoding="utf-8") as b:
-            for line in b:
-                out.write(line)
-        out.write("</Currency></SalesAccountedTransactions>\n")
-    body.unlink()
+
+    write_transaction_list(
+        path,
+        captures(),
+        accounting_no="R9999-0001",
+        accounting_date="2026-12-01",
+        settled="2026-11-30 23:59:59",
+    )
 
 
 def peak_mib() -> float:

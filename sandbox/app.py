@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +35,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from sandbox import bank
+from sandbox.settlement import Capture, write_transaction_list
 
 ACCESS_TOKEN_SECONDS = 600
 
@@ -60,6 +62,21 @@ class Fault(BaseModel):
 
 class Advance(BaseModel):
     seconds: float
+
+
+class CaptureIn(BaseModel):
+    transaction_no: str
+    order_id: str
+    type: str = "Capture"  # Capture, Sale, Reversal
+    amount: int  # minor units, positive, as the payments API gives them
+    vat_amount: int | None = None
+    service: str = "Swish"
+    created: str  # YYYY-MM-DD hh:mm:ss
+    referenced_transaction: str | None = None
+
+
+class SettleRequest(BaseModel):
+    accounting_no: str
 
 
 class PlacedDocument(BaseModel):
@@ -359,6 +376,53 @@ def create_app(state_dir: Path, credentials: SandboxCredentials | None = None) -
             state.data["bank_rules"] = rules.model_dump(mode="json")
             state.save()
         return state.data["bank_rules"]
+
+    @app.post("/_sandbox/captures", status_code=201)
+    async def captures(new: list[CaptureIn]) -> Any:
+        """Captures and reversals the sandbox's Swedbank Pay has made; settled by /_sandbox/settle."""
+        with state.locked():
+            state.data.setdefault("captures", []).extend(c.model_dump() | {"settled_in": None} for c in new)
+            state.save()
+        return {"captures": len(state.data["captures"])}
+
+    @app.post("/_sandbox/settle", status_code=201)
+    async def settle(request: SettleRequest) -> Any:
+        """A settlement report (Transaction List XML v2) of every capture not yet settled."""
+        with state.locked():
+            open_ = [c for c in state.data.get("captures", []) if c["settled_in"] is None]
+            now = datetime.fromtimestamp(state.now(), UTC)
+            target = state.dir / "settlement" / f"{request.accounting_no}.xml"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            rows = write_transaction_list(
+                target,
+                (
+                    Capture(
+                        c["transaction_no"],
+                        c["order_id"],
+                        c["type"],
+                        c["amount"],
+                        c["vat_amount"],
+                        c["service"],
+                        datetime.strptime(c["created"], "%Y-%m-%d %H:%M:%S"),  # noqa: DTZ007 (local, as the file writes it)
+                        c["referenced_transaction"],
+                    )
+                    for c in open_
+                ),
+                accounting_no=request.accounting_no,
+                accounting_date=f"{now:%Y-%m-%d}",
+                settled=f"{now:%Y-%m-%d} 23:59:59",
+            )
+            for c in open_:
+                c["settled_in"] = request.accounting_no
+            state.save()
+        return {"accounting_no": request.accounting_no, "rows": rows}
+
+    @app.get("/_sandbox/settlement/{accounting_no}")
+    async def settlement_report(accounting_no: str) -> Response:
+        path = state.dir / "settlement" / f"{accounting_no}.xml"
+        if not path.exists() or "/" in accounting_no:
+            raise HTTPException(404, f"no settlement report {accounting_no}")
+        return Response(path.read_bytes(), media_type="application/xml")
 
     @app.post("/_sandbox/documents", status_code=201)
     async def place_document(doc: PlacedDocument) -> Any:

@@ -98,3 +98,27 @@ def test_new_reports_in_the_inbox_are_ingested_once(
         sorted(states.values()) == ["CURATED", "CURATED"] and len(states) == 2
     )  # the copy was seen as known
     assert ingest_settlement_report() == {"reports": {}}
+
+
+def test_a_report_the_sandbox_settles_from_its_captures_is_ingested(sandbox_url: str, tmp_path: Path) -> None:
+    import httpx
+
+    captures = [
+        {"transaction_no": str(40000000000 + n), "order_id": f"RENT-{n}", "amount": 845000 + n, "vat_amount": None,
+         "service": "Swish" if n % 2 else "Faktura SE", "created": f"2026-11-{10 + n:02d} 12:00:00"}
+        for n in range(6)
+    ]  # fmt: skip
+    captures.append({"transaction_no": "40000000099", "order_id": "RENT-1", "type": "Reversal", "amount": 845001,
+                     "service": "Swish", "created": "2026-11-20 09:00:00", "referenced_transaction": "40000000001"})  # fmt: skip
+    httpx.post(f"{sandbox_url}/_sandbox/captures", json=captures).raise_for_status()
+    settled = httpx.post(f"{sandbox_url}/_sandbox/settle", json={"accounting_no": "R7777-0001"}).json()
+    assert settled == {"accounting_no": "R7777-0001", "rows": 7}
+    report = tmp_path / "R7777-0001.xml"
+    report.write_bytes(httpx.get(f"{sandbox_url}/_sandbox/settlement/R7777-0001").content)
+    result = ingest_settlement_report(source=str(report))
+    assert (result["state"], result["rows"]) == ("CURATED", 7)
+    assert result["sums_minor"] == {"SEK": sum(c["amount"] for c in captures[:6]) - 845001}
+    # Everything settled once: a second settlement has nothing in it.
+    assert (
+        httpx.post(f"{sandbox_url}/_sandbox/settle", json={"accounting_no": "R7777-0002"}).json()["rows"] == 0
+    )
