@@ -283,7 +283,10 @@ def parse(
         elif kind.kind is FileKind.SETTLEMENT or file.suffix.lower() == ".xlsx" or data[:4] == b"PK\x03\x04":
             from paydag.formats.settlement import parse_settlement
 
-            report = parse_settlement(data, file.name)
+            try:
+                report = parse_settlement(data, file.name)
+            except FormatError as exc:  # a settlement report that cannot be read is "unreadable" (2)
+                _emit(as_json, {**doc, "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
             _emit_settlement(report, file, out, as_json, doc)
         elif kind.kind is FileKind.CAMT054:
             camt = parse_camt054(data, file.name)

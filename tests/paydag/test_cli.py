@@ -234,3 +234,23 @@ def test_validate_exit_codes(tmp_path: Path, shared_fixtures: Path) -> None:
     (tmp_path / "x.xlsx").write_bytes(b"PK\x03\x04")
     unreadable = paydag("validate", str(tmp_path / "x.xlsx"), cwd=tmp_path)
     assert unreadable.returncode == 2 and "give the XML transaction list instead" in unreadable.stderr
+
+
+def test_parse_a_settlement_report(tmp_path: Path, shared_fixtures: Path) -> None:
+    v2 = shared_fixtures / "settlement" / "swedbankpay_v2_optionA_R1234-0001.xml"
+    out = tmp_path / "rows.parquet"
+    result = paydag("parse", str(v2), "--json", "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["kind"], report["version"], report["accounting_no"], report["rows"]) == (
+        "settlement",
+        "2",
+        "R1234-0001",
+        134,
+    )
+    assert report["sums"] == {"SEK": "124950.00"}
+    assert {s["service"]: s["sum"] for s in report["services"]}["Swish"] == "92324.00"
+    assert out.stat().st_size > 0
+    (tmp_path / "list.xlsx").write_bytes(b"PK\x03\x04 spreadsheet")
+    xlsx = paydag("parse", str(tmp_path / "list.xlsx"), cwd=tmp_path)
+    assert xlsx.returncode == 2 and "XLSX" in xlsx.stderr
