@@ -364,6 +364,19 @@ def _write_rows(rows: list[dict[str, Any]], out: Path) -> None:
             writer.writerows(rows)
 
 
+def _settings_for(company: str | None, doc: dict[str, Any], as_json: bool) -> Any:
+    """The settings, with `company` checked to be configured; exit 2 saying why when not."""
+    from paydag.settings import ConfigurationError, load_settings
+
+    try:
+        settings = load_settings()
+        if company:
+            settings.company(company)
+    except (ConfigurationError, ValueError) as exc:
+        _emit(as_json, {**doc, "status": "unreadable", "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
+    return settings
+
+
 def _prefect_environment(home: Path) -> None:
     """Before Prefect is imported: its state under PAYDAG_HOME, and time for a local API to start."""
     import os
@@ -406,14 +419,10 @@ def _send(
     as_json: bool,
 ) -> NoReturn:
     from paydag.payables import PayablesUnreadable
-    from paydag.settings import ConfigurationError, load_settings
+    from paydag.settings import ConfigurationError
 
     doc: dict[str, Any] = {"command": "send", "payables": payables, "company": company}
-    try:
-        settings = load_settings()
-        settings.company(company)
-    except (ConfigurationError, ValueError) as exc:
-        _emit(as_json, {**doc, "status": "unreadable", "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
+    settings = _settings_for(company, doc, as_json)
     _prefect_environment(settings.home)
     from flows.send_payments import send_payment_file
     from paydag.send import BatchInvalid
@@ -521,15 +530,8 @@ def poll(
     as_json: JsonOption = False,
 ) -> None:
     """Run the poll-return-files flow in this process: fetch, keep, apply and acknowledge bank files."""
-    from paydag.settings import ConfigurationError, load_settings
-
     doc: dict[str, Any] = {"command": "poll", "company": company}
-    try:
-        settings = load_settings()
-        if company:
-            settings.company(company)
-    except (ConfigurationError, ValueError) as exc:
-        _emit(as_json, {**doc, "status": "unreadable", "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
+    settings = _settings_for(company, doc, as_json)
     _prefect_environment(settings.home)
     from flows.poll_returns import poll_return_files
 
@@ -588,7 +590,12 @@ def validate(
 
 @app.command()
 def ingest(
-    source: Annotated[str, typer.Argument(help="The Transaction List XML: a local path or an s3:// URI.")],
+    source: Annotated[
+        str | None,
+        typer.Argument(
+            help="The Transaction List XML (a local path or an s3:// URI); the inbox's new reports if left out."
+        ),
+    ] = None,
     company: Annotated[str, typer.Option("--company")] = "demo",
     force: Annotated[
         bool, typer.Option("--force", help="Ingest again an AccountingNo curated before.")
@@ -596,14 +603,8 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Run the ingest-settlement-report flow in this process: archive, validate (GX), curate."""
-    from paydag.settings import ConfigurationError, load_settings
-
     doc: dict[str, Any] = {"command": "ingest", "source": source}
-    try:
-        settings = load_settings()
-        settings.company(company)
-    except (ConfigurationError, ValueError) as exc:
-        _emit(as_json, {**doc, "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
+    settings = _settings_for(company, doc, as_json)
     _prefect_environment(settings.home)
     from flows.ingest_settlement import ingest_settlement_report
     from paydag.formats.xml import FormatError
@@ -635,18 +636,20 @@ def ingest(
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         _emit(as_json, {**doc, "status": "failed", "error": message}, [f"error: {message}"], Exit.FAILED)
+    if "reports" in result:  # the inbox: each new report
+        lines = [
+            f"{src}: {r['state']} {r.get('accounting_no', '')}".rstrip()
+            for src, r in result["reports"].items()
+        ]
+        _emit(as_json, {**doc, "status": "done", **result}, lines or ["no new settlement reports"], Exit.OK)
     if result["state"] == "ALREADY":
         head = f"{result['accounting_no']} was ingested before: nothing to do (--force to ingest again)"
     else:
         head = (
             f"{result['accounting_no']}: {result['rows']} rows valid and curated at {result['curated_path']}"
         )
-    _emit(
-        as_json,
-        {**doc, "status": result["state"].lower(), **result},
-        [head, f"raw file: {result['raw_key']}"],
-        Exit.OK,
-    )
+    lines = [head, f"raw file: {result['raw_key']}"]
+    _emit(as_json, {**doc, "status": result["state"].lower(), **result}, lines, Exit.OK)
 
 
 @app.command()
