@@ -70,6 +70,8 @@ V2_COLUMNS = {
     "PointOfSale": "point_of_sale",
 }
 REQUIRED = ("transaction_no", "service", "amount_text", "currency", "date_created", "date_modified")
+# Columns every table has, empty where a file leaves the attribute out (v2 files may omit OrderIdentity).
+ALWAYS = (*REQUIRED, "order_id", "referenced_transaction", "external_reference")
 AMOUNT_PATTERN = r"-?\d+\.\d{2}"
 
 
@@ -288,7 +290,7 @@ class _Reader:
             frame = frame.reset_index(drop=True)
         else:
             frame = pd.DataFrame(index=pd.RangeIndex(0))
-        for column in REQUIRED:
+        for column in ALWAYS:
             if column not in frame:
                 frame[column] = None
         frame = frame.astype("string")

@@ -1,0 +1,240 @@
+"""Reconciliation on pandas: settlement rows against captured transactions, incoming payments against
+open bills. Whole tables are joined at once; no Python loop runs over rows.
+
+Settlement: the transaction number is the key (exact), the payeeReference (= OrderId) the second key
+for what the first left over, paired by amount. The amount bridge is exact: the file's signed minor
+units equal the API's minor units with the sign of its type (Capture/Sale +, Reversal −).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+class SettlementState(StrEnum):
+    MATCHED = "matched"
+    REVERSAL_LINKED = "reversal linked"  # matched, and the capture it reverses is known
+    AMOUNT_MISMATCH = "amount mismatch"
+    MISSING_IN_SETTLEMENT = "missing in settlement"
+    UNEXPECTED_IN_SETTLEMENT = "unexpected in settlement"
+    DUPLICATE = "duplicate"
+
+
+class IncomingState(StrEnum):
+    MATCHED = "matched"
+    PARTIAL = "partial"
+    OVERPAID = "overpaid"
+    UNKNOWN_OCR = "unknown OCR"
+    DUPLICATE_PAYMENT = "duplicate payment"
+
+
+class CapturesUnreadable(ValueError):
+    """A captures export could not be read; the message says which column or file."""
+
+
+_CAPTURE_ALIASES = {
+    "number": "transaction_no",
+    "transaction_number": "transaction_no",
+    "transaction.number": "transaction_no",
+    "transactionno": "transaction_no",
+    "payeereference": "payee_reference",
+    "payee_reference": "payee_reference",
+    "type": "type",
+    "amount": "amount_minor",
+    "vatamount": "vat_minor",
+    "vat_amount": "vat_minor",
+    "created": "created",
+}
+
+
+def read_captures(path: Path) -> pd.DataFrame:
+    """A captures export in the shape of the payments API (CSV or Parquet): number, payeeReference,
+    type, amount and vatAmount in minor units, created. Numbers stay text, whatever the file made of them."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            raw = pd.read_parquet(path)
+            raw = raw.astype(
+                {
+                    c: "string"
+                    for c in raw.columns
+                    if c.lower() in ("number", "transaction_no", "payeereference", "payee_reference")
+                }
+            )
+        else:
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise CapturesUnreadable(f"{path}: cannot be read: {exc}") from None
+    renamed = raw.rename(
+        columns={c: _CAPTURE_ALIASES.get(c.strip().lower().replace(" ", ""), c) for c in raw.columns}
+    )
+    missing = [c for c in ("transaction_no", "type", "amount_minor") if c not in renamed]
+    if missing:
+        raise CapturesUnreadable(f"{path}: the columns {', '.join(missing)} are missing")
+    return normalise_captures(renamed, str(path))
+
+
+def normalise_captures(frame: pd.DataFrame, source: str = "captures") -> pd.DataFrame:
+    out = pd.DataFrame(
+        {
+            "transaction_no": frame["transaction_no"].astype("string").str.strip(),
+            "payee_reference": (frame["payee_reference"] if "payee_reference" in frame else pd.Series(pd.NA, index=frame.index)).astype("string"),
+            "type": frame["type"].astype("string").str.strip().str.capitalize(),
+        }
+    )  # fmt: skip
+    amounts = pd.to_numeric(frame["amount_minor"], errors="coerce")
+    if amounts.isna().any() or (amounts % 1 != 0).any() or (amounts < 0).any():
+        bad = frame.index[amounts.isna() | (amounts % 1 != 0) | (amounts < 0)][0]
+        raise CapturesUnreadable(
+            f"{source}: row {bad + 1}: amount {frame['amount_minor'].iloc[bad]!r} is not positive minor units"
+        )
+    out["amount_minor"] = amounts.astype("int64")
+    unknown = ~out["type"].isin(["Capture", "Sale", "Reversal"])
+    if unknown.any():
+        raise CapturesUnreadable(
+            f"{source}: row {int(np.flatnonzero(unknown)[0]) + 1}: type {out['type'][unknown].iloc[0]!r} is not Capture, Sale or Reversal"
+        )
+    out["signed_minor"] = np.where(out["type"] == "Reversal", -out["amount_minor"], out["amount_minor"])
+    out["created"] = (
+        pd.to_datetime(frame["created"], errors="coerce", utc=True, format="ISO8601")
+        if "created" in frame
+        else pd.NaT
+    )
+    return out
+
+
+def reconcile_settlement(
+    settlement: pd.DataFrame,
+    captures: pd.DataFrame,
+    *,
+    as_of: date,
+    earlier_settlement: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per settlement row or capture, with its state; see SettlementState."""
+    s = settlement[
+        [
+            "transaction_no",
+            "order_id",
+            "amount_minor",
+            "currency",
+            "service",
+            "accounting_no",
+            "referenced_transaction",
+        ]
+    ].copy()
+    s = s.rename(columns={"amount_minor": "settled_minor"})
+    s["settled_minor"] = s["settled_minor"].astype("int64")
+    c = captures[["transaction_no", "payee_reference", "type", "signed_minor", "created"]].rename(
+        columns={"signed_minor": "captured_minor"}
+    )
+
+    # A number twice on either side makes every row of that number ambiguous, on both sides.
+    twice = pd.concat(
+        [
+            s["transaction_no"][s["transaction_no"].duplicated()],
+            c["transaction_no"][c["transaction_no"].duplicated()],
+        ]
+    )
+    dup_s = s["transaction_no"].isin(twice)
+    dup_c = c["transaction_no"].isin(twice)
+    duplicates = pd.concat(
+        [s[dup_s].assign(state=SettlementState.DUPLICATE.value, side="settlement"),
+         c[dup_c].assign(state=SettlementState.DUPLICATE.value, side="captures")],
+        ignore_index=True,
+    )  # fmt: skip
+    s, c = s[~dup_s], c[~dup_c]
+
+    # 1. The transaction number, exactly.
+    by_number = s.merge(c, on="transaction_no", how="outer", indicator=True)
+    both = by_number[by_number["_merge"] == "both"].copy()
+    both["matched_by"] = "transaction number"
+    left = by_number.loc[by_number["_merge"] == "left_only", s.columns]
+    right = by_number.loc[by_number["_merge"] == "right_only", c.columns]
+
+    # 2. What is left over: payeeReference = OrderId, paired one to one by amount. Rows without a
+    # reference take no part (pandas would pair missing keys with each other).
+    left_ref, left_none = left[left["order_id"].notna()], left[left["order_id"].isna()]
+    right_ref, right_none = right[right["payee_reference"].notna()], right[right["payee_reference"].isna()]
+    left_ref = left_ref.assign(_n=left_ref.groupby(["order_id", "settled_minor"]).cumcount())
+    right_ref = right_ref.assign(_n=right_ref.groupby(["payee_reference", "captured_minor"]).cumcount())
+    by_reference = left_ref.merge(
+        right_ref.rename(columns={"transaction_no": "capture_no"}),
+        left_on=["order_id", "settled_minor", "_n"], right_on=["payee_reference", "captured_minor", "_n"],
+        how="outer", indicator=True,
+    )  # fmt: skip
+    second = by_reference[by_reference["_merge"] == "both"].copy()
+    second["matched_by"] = "payee reference"
+    only_settlement = pd.concat(
+        [by_reference[by_reference["_merge"] == "left_only"], left_none], ignore_index=True
+    )
+    only_captures = by_reference[by_reference["_merge"] == "right_only"].copy()
+    only_captures["transaction_no"] = only_captures["capture_no"]
+    only_captures = pd.concat([only_captures, right_none], ignore_index=True)
+
+    matched = pd.concat([both, second], ignore_index=True)
+    matched["difference_minor"] = matched["settled_minor"] - matched["captured_minor"]
+    matched["state"] = np.where(
+        matched["difference_minor"] == 0, SettlementState.MATCHED.value, SettlementState.AMOUNT_MISMATCH.value
+    )
+    only_settlement["state"] = SettlementState.UNEXPECTED_IN_SETTLEMENT.value
+    only_captures["state"] = SettlementState.MISSING_IN_SETTLEMENT.value
+    # Age in calendar days: the day of the capture to the day of the run.
+    created_day = only_captures["created"].dt.tz_convert(None).dt.normalize()
+    only_captures["age_days"] = (pd.Timestamp(as_of) - created_day).dt.days
+
+    report = pd.concat([matched, only_settlement, only_captures, duplicates], ignore_index=True)
+
+    # 3. Reversals: linked to the capture they reverse, in this report, an earlier one, or the export.
+    known = pd.concat(
+        [settlement["transaction_no"], captures["transaction_no"]]
+        + ([earlier_settlement["transaction_no"]] if earlier_settlement is not None else []),
+        ignore_index=True,
+    ).astype("string")
+    is_reversal = (report["settled_minor"] < 0).fillna(False) | (report["type"] == "Reversal").fillna(False)
+    referenced = report["referenced_transaction"].astype("string")
+    linked = is_reversal & referenced.isin(known).fillna(False)
+    report["linked_capture"] = referenced.where(linked)
+    report.loc[linked & (report["state"] == SettlementState.MATCHED.value), "state"] = (
+        SettlementState.REVERSAL_LINKED.value
+    )
+
+    columns = ["transaction_no", "state", "matched_by", "accounting_no", "currency", "service", "order_id",
+               "payee_reference", "type", "settled_minor", "captured_minor", "difference_minor", "age_days",
+               "linked_capture", "side"]  # fmt: skip
+    for column in columns:
+        if column not in report:
+            report[column] = pd.NA
+    return report[columns].reset_index(drop=True)
+
+
+def state_counts(report: pd.DataFrame) -> dict[str, int]:
+    return {str(k): int(v) for k, v in report["state"].value_counts().sort_index().items()}
+
+
+def reconcile_incoming(incoming: pd.DataFrame, bills: pd.DataFrame) -> pd.DataFrame:
+    """Incoming payments (camt.054 credit) against bills by OCR = payment reference. Payments of one
+    bill are taken in booking order: the one that completes it is matched, those before it partial,
+    one that goes past it overpaid, and any after the bill was settled a duplicate payment."""
+    pay = incoming[["ocr", "amount_minor", "booking_date", "payer_name"]].copy()
+    pay["ocr"] = pay["ocr"].astype("string")
+    b = bills.rename(columns={"payment_reference": "ocr", "amount_minor": "bill_minor"})[
+        ["ocr", "bill_no", "bill_minor"]
+    ]
+    b = b.assign(ocr=b["ocr"].astype("string")).drop_duplicates("ocr")
+    joined = pay.merge(b, on="ocr", how="left").sort_values(["ocr", "booking_date"], kind="stable")
+    known = joined["bill_no"].notna()
+    paid_so_far = joined.groupby("ocr", dropna=False)["amount_minor"].cumsum()
+    before = paid_so_far - joined["amount_minor"]
+    bill = joined["bill_minor"]
+    joined["state"] = np.select(
+        [~known, before >= bill, paid_so_far == bill, paid_so_far < bill],
+        [IncomingState.UNKNOWN_OCR.value, IncomingState.DUPLICATE_PAYMENT.value, IncomingState.MATCHED.value,
+         IncomingState.PARTIAL.value],
+        default=IncomingState.OVERPAID.value,
+    )  # fmt: skip
+    joined["outstanding_minor"] = (bill - paid_so_far).where(known)
+    return joined.reset_index(drop=True)
