@@ -139,8 +139,8 @@ def reconcile_settlement(
             c["transaction_no"][c["transaction_no"].duplicated()],
         ]
     )
-    dup_s = s["transaction_no"].isin(twice)
-    dup_c = c["transaction_no"].isin(twice)
+    dup_s = _isin(s["transaction_no"], twice) if len(twice) else pd.Series(False, index=s.index)
+    dup_c = _isin(c["transaction_no"], twice) if len(twice) else pd.Series(False, index=c.index)
     duplicates = pd.concat(
         [s[dup_s].assign(state=SettlementState.DUPLICATE.value, side="settlement"),
          c[dup_c].assign(state=SettlementState.DUPLICATE.value, side="captures")],
@@ -189,14 +189,13 @@ def reconcile_settlement(
     report = pd.concat([matched, only_settlement, only_captures, duplicates], ignore_index=True)
 
     # 3. Reversals: linked to the capture they reverse, in this report, an earlier one, or the export.
-    known = pd.concat(
-        [settlement["transaction_no"], captures["transaction_no"]]
-        + ([earlier_settlement["transaction_no"]] if earlier_settlement is not None else []),
-        ignore_index=True,
-    ).astype("string")
     is_reversal = (report["settled_minor"] < 0).fillna(False) | (report["type"] == "Reversal").fillna(False)
     referenced = report["referenced_transaction"].astype("string")
-    linked = is_reversal & referenced.isin(known).fillna(False)
+    pools = [settlement["transaction_no"], captures["transaction_no"]]
+    if earlier_settlement is not None:
+        pools.append(earlier_settlement["transaction_no"])
+    linked = pd.Series(False, index=report.index)
+    linked[is_reversal] = _isin(referenced[is_reversal], *pools)
     report["linked_capture"] = referenced.where(linked)
     report.loc[linked & (report["state"] == SettlementState.MATCHED.value), "state"] = (
         SettlementState.REVERSAL_LINKED.value
@@ -209,6 +208,24 @@ def reconcile_settlement(
         if column not in report:
             report[column] = pd.NA
     return report[columns].reset_index(drop=True)
+
+
+def _isin(values: pd.Series, *pools: pd.Series) -> pd.Series:
+    """Membership in any of `pools`, through Arrow's hash set (pandas' `isin` on Arrow-backed strings
+    is orders of magnitude slower)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = np.zeros(len(values), dtype=bool)
+    if len(values):
+        array = pa.array(values.astype("string"))
+        for pool in pools:
+            if len(pool):
+                hits = pc.fill_null(
+                    pc.is_in(array, value_set=pa.array(pool.dropna().astype("string"))), False
+                )
+                found |= hits.to_numpy(zero_copy_only=False)
+    return pd.Series(found, index=values.index)
 
 
 def state_counts(report: pd.DataFrame) -> dict[str, int]:
