@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pain001.py
 	$(BIN)/python benchmarks/bench_camt054.py
 	$(BIN)/python benchmarks/bench_settlement.py
+	$(BIN)/python benchmarks/bench_reconcile.py
 
 clean:
 	rm -rf $(VENV) .paydag .pytest_cache

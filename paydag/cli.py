@@ -653,6 +653,72 @@ def ingest(
 
 
 @app.command()
+def reconcile(
+    settlement: Annotated[
+        list[Path], typer.Option("--settlement", help="Settlement report(s): the XML or curated Parquet.")
+    ],
+    captures: Annotated[
+        Path, typer.Option("--captures", help="Captures export (payments API shape), CSV or Parquet.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Directory for the report (Parquet and CSV).")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Day the ages are counted to (YYYY-MM-DD).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Reconcile settlement rows with captured transactions: every state, with counts."""
+    import pandas as pd
+
+    from paydag.formats.settlement import parse_settlement
+    from paydag.formats.xml import FormatError
+    from paydag.reconcile import CapturesUnreadable, read_captures, reconcile_settlement, state_counts
+    from paydag.settings import load_settings
+
+    doc: dict[str, Any] = {
+        "command": "reconcile",
+        "settlement": [str(p) for p in settlement],
+        "captures": str(captures),
+    }
+    try:
+        tables = []
+        for path in settlement:
+            if path.suffix.lower() == ".parquet":
+                tables.append(pd.read_parquet(path))
+            else:
+                report = parse_settlement(path.read_bytes(), path.name)
+                tables.append(report.rows.assign(accounting_no=report.accounting_no))
+        rows = pd.concat(tables, ignore_index=True)
+        exported = read_captures(captures)
+        day = date.fromisoformat(as_of) if as_of else load_settings().today()
+    except (OSError, FormatError, CapturesUnreadable, ValueError) as exc:
+        _emit(as_json, {**doc, "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
+    result = reconcile_settlement(rows, exported, as_of=day)
+    counts = state_counts(result)
+    doc |= {"as_of": day.isoformat(), "rows": len(result), "counts": counts}
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        stem = out / f"reconciliation-{day.isoformat()}"
+        result.to_parquet(stem.with_suffix(".parquet"), index=False)
+        result.to_csv(stem.with_suffix(".csv"), index=False)
+        doc["out"] = [str(stem.with_suffix(".parquet")), str(stem.with_suffix(".csv"))]
+    open_items = result[~result["state"].isin(["matched", "reversal linked"])]
+    lines = [
+        f"{len(result)} row(s) reconciled as of {day}: "
+        + ", ".join(f"{n} {state}" for state, n in counts.items())
+    ]
+    lines += [
+        f"  {r.state:<25} {r.transaction_no}  settled {r.settled_minor}  captured {r.captured_minor}"
+        for r in open_items.head(50).itertuples()
+    ]
+    doc["open"] = (
+        open_items.head(1000).astype(object).where(open_items.head(1000).notna(), None).to_dict("records")
+    )
+    _emit(as_json, doc, lines + ([f"report written to {out}"] if out else []), Exit.OK)
+
+
+@app.command()
 def sandbox(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8900,

@@ -127,10 +127,12 @@ def reconcile_settlement(
         ]
     ].copy()
     s = s.rename(columns={"amount_minor": "settled_minor"})
-    s["settled_minor"] = s["settled_minor"].astype("int64")
+    # Nullable integers throughout: an outer join leaves gaps, and a gap must not turn money into floats.
+    s["settled_minor"] = s["settled_minor"].astype("Int64")
     c = captures[["transaction_no", "payee_reference", "type", "signed_minor", "created"]].rename(
         columns={"signed_minor": "captured_minor"}
     )
+    c = c.assign(captured_minor=c["captured_minor"].astype("Int64"))
 
     # A number twice on either side makes every row of that number ambiguous, on both sides.
     twice = pd.concat(
@@ -207,7 +209,9 @@ def reconcile_settlement(
     for column in columns:
         if column not in report:
             report[column] = pd.NA
-    return report[columns].reset_index(drop=True)
+    report = report[columns].reset_index(drop=True)
+    money = ["settled_minor", "captured_minor", "difference_minor", "age_days"]
+    return report.astype({column: "Int64" for column in money})
 
 
 def _isin(values: pd.Series, *pools: pd.Series) -> pd.Series:

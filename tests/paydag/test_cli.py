@@ -254,3 +254,33 @@ def test_parse_a_settlement_report(tmp_path: Path, shared_fixtures: Path) -> Non
     (tmp_path / "list.xlsx").write_bytes(b"PK\x03\x04 spreadsheet")
     xlsx = paydag("parse", str(tmp_path / "list.xlsx"), cwd=tmp_path)
     assert xlsx.returncode == 2 and "XLSX" in xlsx.stderr
+
+
+def test_reconcile_writes_the_report(tmp_path: Path, shared_fixtures: Path) -> None:
+    import pandas as pd
+
+    v2 = shared_fixtures / "settlement" / "swedbankpay_v2_optionA_R1234-0001.xml"
+    captures = tmp_path / "captures.csv"
+    captures.write_text(
+        "number,payeeReference,type,amount,created\n10728489593,,Capture,149500,2022-11-24T14:18:45Z\n"
+        "99999999999,X-1,Capture,1000,2022-11-20T10:00:00Z\n"
+    )
+    result = paydag(
+        "reconcile",
+        "--settlement",
+        str(v2),
+        "--captures",
+        str(captures),
+        "--as-of",
+        "2022-12-02",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["counts"] == {"matched": 1, "missing in settlement": 1, "unexpected in settlement": 133}
+    written = pd.read_parquet(tmp_path / "out" / "reconciliation-2022-12-02.parquet")
+    assert len(written) == 135 and str(written["settled_minor"].dtype) == "Int64"
+    assert written.set_index("transaction_no").loc["99999999999", "age_days"] == 12

@@ -59,6 +59,8 @@ def test_fixtures_against_their_own_captures_all_match(
     assert sum(counts.values()) == len(rows)
     assert set(counts) <= {SettlementState.MATCHED.value, SettlementState.REVERSAL_LINKED.value}
     assert (report["difference_minor"] == 0).all()
+    money = report[["settled_minor", "captured_minor", "difference_minor"]]
+    assert set(map(str, money.dtypes)) == {"Int64"}  # never floats, not even around gaps
 
 
 def test_every_state(shared_fixtures: Path, tmp_path: Path) -> None:
