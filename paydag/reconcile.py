@@ -259,3 +259,35 @@ def reconcile_incoming(incoming: pd.DataFrame, bills: pd.DataFrame) -> pd.DataFr
     )  # fmt: skip
     joined["outstanding_minor"] = (bill - paid_so_far).where(known)
     return joined.reset_index(drop=True)
+
+
+OPEN_SETTLEMENT_STATES = {
+    SettlementState.AMOUNT_MISMATCH.value,
+    SettlementState.MISSING_IN_SETTLEMENT.value,
+    SettlementState.UNEXPECTED_IN_SETTLEMENT.value,
+    SettlementState.DUPLICATE.value,
+}
+
+
+def settlement_exceptions(report: pd.DataFrame) -> tuple[dict[str, tuple[str, dict[str, object]]], set[str]]:
+    """What a person has to look at (key → state and detail), and the keys that are settled now."""
+    open_rows = report[report["state"].isin(OPEN_SETTLEMENT_STATES)]
+    details = open_rows[
+        [
+            "transaction_no",
+            "state",
+            "accounting_no",
+            "settled_minor",
+            "captured_minor",
+            "difference_minor",
+            "age_days",
+        ]
+    ]
+    items: dict[str, tuple[str, dict[str, object]]] = {}
+    for row in details.astype(object).where(details.notna(), None).to_dict("records"):
+        key = str(row.pop("transaction_no"))
+        items.setdefault(key, (str(row.pop("state")), row))
+    matched = set(
+        report.loc[~report["state"].isin(OPEN_SETTLEMENT_STATES), "transaction_no"].dropna().astype(str)
+    )
+    return items, matched

@@ -205,3 +205,20 @@ class SettlementReportRow(Base):
     docs_key: Mapped[str | None] = mapped_column(String(512))
     detail: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ReconExceptionRow(Base):
+    """An item reconciliation could not match: open until a later run finds its counterpart."""
+
+    __tablename__ = "recon_exceptions"
+    __table_args__ = (UniqueConstraint("kind", "item_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # settlement, incoming
+    item_key: Mapped[str] = mapped_column(String(64))  # transaction number, or incoming payment id
+    state: Mapped[str] = mapped_column(String(32))  # the reconciliation state that made it an exception
+    detail: Mapped[str | None] = mapped_column(Text)  # JSON: amounts, report, age
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution: Mapped[str | None] = mapped_column(Text)
