@@ -291,3 +291,33 @@ def settlement_exceptions(report: pd.DataFrame) -> tuple[dict[str, tuple[str, di
         report.loc[~report["state"].isin(OPEN_SETTLEMENT_STATES), "transaction_no"].dropna().astype(str)
     )
     return items, matched
+
+
+def report_level(
+    settlement: pd.DataFrame, *, fees_minor: int | None = None, vat_minor: int | None = None
+) -> list[dict[str, object]]:
+    """Per report and currency: rows = currency @Sum = Σ summary per service, and, given the balance
+    report's fee and VAT totals, the payout to expect under option A (Swedbank Pay pays out the net)."""
+    out = []
+    for (accounting_no, currency), rows in settlement.groupby(["accounting_no", "currency"], dropna=False):
+        rows_sum = int(rows["amount_minor"].sum())
+        header = (
+            int(rows["currency_sum_minor"].iloc[0])
+            if "currency_sum_minor" in rows and rows["currency_sum_minor"].notna().any()
+            else None
+        )
+        per_service = (
+            rows.drop_duplicates("service")["summary_amount_minor"]
+            if "summary_amount_minor" in rows
+            else None
+        )
+        summary = int(per_service.sum()) if per_service is not None and per_service.notna().all() else None
+        entry: dict[str, object] = {
+            "accounting_no": accounting_no, "currency": currency, "rows": len(rows), "rows_sum_minor": rows_sum,
+            "currency_sum_minor": header, "summary_sum_minor": summary,
+            "consistent": rows_sum == header == summary,
+        }  # fmt: skip
+        if fees_minor is not None and vat_minor is not None:
+            entry["expected_payout_minor"] = rows_sum - fees_minor - vat_minor
+        out.append(entry)
+    return out

@@ -178,3 +178,15 @@ def test_incoming_payments_against_bills() -> None:
         "F": IncomingState.UNKNOWN_OCR,
     }  # fmt: skip
     assert report.loc["B", "outstanding_minor"] == 510000
+
+
+def test_report_level_and_option_a_payout(shared_fixtures: Path) -> None:
+    from paydag.reconcile import report_level
+
+    rows = settlement(shared_fixtures, V2)
+    # PROVIDERS.md §3: 124 950.00 − 2 981.80 fees − 745.46 VAT = 121 222.74 transferred.
+    [level] = report_level(rows, fees_minor=298180, vat_minor=74546)
+    assert level["consistent"] is True and level["rows_sum_minor"] == 12495000
+    assert level["expected_payout_minor"] == 12122274
+    [broken] = report_level(rows.iloc[1:])
+    assert broken["consistent"] is False and broken["rows"] == 133

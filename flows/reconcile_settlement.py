@@ -1,0 +1,23 @@
+"""reconcile-settlement: curated settlement reports against captured transactions, exceptions carried forward."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+
+from tasks.reconcile import reconcile_reports
+
+
+@flow(name="reconcile-settlement", flow_run_name="reconcile {captures}")
+def reconcile_settlement(
+    captures: str, accounting_nos: list[str] | None = None, as_of: date | None = None
+) -> dict[str, object]:
+    """Match settled rows with the captures export: matched, amount mismatch, missing in settlement (with
+    age), unexpected in settlement, duplicate, reversal linked; open exceptions stay until resolved.
+
+    captures: the captures export (payments API shape), CSV or Parquet, a local path or an s3:// URI
+    accounting_nos: the curated reports to reconcile (AccountingNo); every curated report when empty
+    as_of: the day ages are counted to; today when empty
+    """
+    return reconcile_reports(accounting_nos, captures, as_of)
