@@ -718,6 +718,43 @@ def reconcile(
     _emit(as_json, doc, lines + ([f"report written to {out}"] if out else []), Exit.OK)
 
 
+@app.command("reconcile-incoming")
+def reconcile_incoming_command(
+    bills: Annotated[
+        Path, typer.Option("--bills", help="Open bills: CSV with bill_no, payment_reference, amount.")
+    ],
+    company: Annotated[str, typer.Option("--company")] = "demo",
+    as_json: JsonOption = False,
+) -> None:
+    """Incoming payments in the register (camt.054 credit) against open bills by OCR."""
+    import pandas as pd
+
+    from paydag.reconcile import CapturesUnreadable, read_bills, reconcile_incoming
+    from paydag.resources import open_register
+
+    doc: dict[str, Any] = {"command": "reconcile-incoming", "bills": str(bills), "company": company}
+    settings = _settings_for(company, doc, as_json)
+    try:
+        open_bills = read_bills(bills)
+    except CapturesUnreadable as exc:
+        _emit(as_json, {**doc, "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
+    register = open_register(settings)
+    try:
+        incoming = pd.DataFrame([vars(p) for p in register.incoming_payments(company)],
+                                columns=["ocr", "amount_minor", "currency", "payer_name", "receiving_account", "booking_date", "file_id"])  # fmt: skip
+    finally:
+        register.close()
+    result = reconcile_incoming(incoming, open_bills)
+    counts = {str(k): int(v) for k, v in result["state"].value_counts().sort_index().items()}
+    rows = result[["ocr", "bill_no", "amount_minor", "booking_date", "state", "outstanding_minor"]]
+    doc |= {"counts": counts, "rows": rows.astype(object).where(rows.notna(), None).to_dict("records")}
+    lines = [
+        f"{len(result)} incoming payment(s): " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none")
+    ]
+    lines += [f"  {r.ocr}  {r.amount_minor:>10}  {r.state:<18} bill {r.bill_no}" for r in rows.itertuples()]
+    _emit(as_json, doc, lines, Exit.OK)
+
+
 @app.command()
 def sandbox(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",

@@ -236,6 +236,30 @@ def state_counts(report: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in report["state"].value_counts().sort_index().items()}
 
 
+def read_bills(path: Path) -> pd.DataFrame:
+    """Open bills as a CSV (bill_no, payment_reference, amount with a dot, e.g. 8450.00)."""
+    from paydag.money import InvalidAmount, parse_amount, to_minor
+
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise CapturesUnreadable(f"{path}: cannot be read: {exc}") from None
+    missing = [c for c in ("bill_no", "payment_reference", "amount") if c not in raw]
+    if missing:
+        raise CapturesUnreadable(f"{path}: the columns {', '.join(missing)} are missing")
+    try:
+        minor = [to_minor(parse_amount(a), "SEK") for a in raw["amount"]]
+    except InvalidAmount as exc:
+        raise CapturesUnreadable(f"{path}: {exc}") from None
+    return pd.DataFrame(
+        {
+            "bill_no": raw["bill_no"],
+            "payment_reference": raw["payment_reference"].str.strip(),
+            "amount_minor": minor,
+        }
+    )
+
+
 def reconcile_incoming(incoming: pd.DataFrame, bills: pd.DataFrame) -> pd.DataFrame:
     """Incoming payments (camt.054 credit) against bills by OCR = payment reference. Payments of one
     bill are taken in booking order: the one that completes it is matched, those before it partial,

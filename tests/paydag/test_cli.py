@@ -284,3 +284,17 @@ def test_reconcile_writes_the_report(tmp_path: Path, shared_fixtures: Path) -> N
     written = pd.read_parquet(tmp_path / "out" / "reconciliation-2022-12-02.parquet")
     assert len(written) == 135 and str(written["settled_minor"].dtype) == "Int64"
     assert written.set_index("transaction_no").loc["99999999999", "age_days"] == 12
+
+
+def test_demo_incoming_payments_reconciled_against_bills(tmp_path: Path) -> None:
+    from paydag.samples import ocr_reference
+
+    assert paydag("demo", cwd=tmp_path).returncode == 0
+    ocrs = [ocr_reference(4711000 + n) for n in range(3)]  # the demo's paid invoices: 8450, 8575, 8700 SEK
+    bills = tmp_path / "bills.csv"
+    bills.write_text(
+        f"bill_no,payment_reference,amount\nB1,{ocrs[0]},8450.00\nB2,{ocrs[1]},9000.00\nB3,{ocrs[2]},8000.00\n"
+    )
+    result = paydag("reconcile-incoming", "--bills", str(bills), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["counts"] == {"matched": 1, "overpaid": 1, "partial": 1}
