@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -729,7 +729,7 @@ def reconcile_incoming_command(
     """Incoming payments in the register (camt.054 credit) against open bills by OCR."""
     import pandas as pd
 
-    from paydag.reconcile import CapturesUnreadable, read_bills, reconcile_incoming
+    from paydag.reconcile import CapturesUnreadable, incoming_exceptions, read_bills, reconcile_incoming
     from paydag.resources import open_register
 
     doc: dict[str, Any] = {"command": "reconcile-incoming", "bills": str(bills), "company": company}
@@ -740,11 +740,29 @@ def reconcile_incoming_command(
         _emit(as_json, {**doc, "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
     register = open_register(settings)
     try:
-        incoming = pd.DataFrame([vars(p) for p in register.incoming_payments(company)],
-                                columns=["ocr", "amount_minor", "currency", "payer_name", "receiving_account", "booking_date", "file_id"])  # fmt: skip
+        columns = [
+            "id",
+            "ocr",
+            "amount_minor",
+            "currency",
+            "payer_name",
+            "receiving_account",
+            "booking_date",
+            "file_id",
+        ]
+        incoming = pd.DataFrame([vars(p) for p in register.incoming_payments(company)], columns=columns)
+        result = reconcile_incoming(incoming, open_bills)
+        items, matched = incoming_exceptions(result)
+        update = register.update_exceptions(
+            "incoming", open_items=items, matched_keys=matched, resolution=f"matched against {bills.name}", now=datetime.now(UTC)
+        )  # fmt: skip
     finally:
         register.close()
-    result = reconcile_incoming(incoming, open_bills)
+    doc["exceptions"] = {
+        "opened": update.opened,
+        "still_open": update.still_open,
+        "resolved": update.resolved,
+    }
     counts = {str(k): int(v) for k, v in result["state"].value_counts().sort_index().items()}
     rows = result[["ocr", "bill_no", "amount_minor", "booking_date", "state", "outstanding_minor"]]
     doc |= {"counts": counts, "rows": rows.astype(object).where(rows.notna(), None).to_dict("records")}

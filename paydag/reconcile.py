@@ -264,7 +264,8 @@ def reconcile_incoming(incoming: pd.DataFrame, bills: pd.DataFrame) -> pd.DataFr
     """Incoming payments (camt.054 credit) against bills by OCR = payment reference. Payments of one
     bill are taken in booking order: the one that completes it is matched, those before it partial,
     one that goes past it overpaid, and any after the bill was settled a duplicate payment."""
-    pay = incoming[["ocr", "amount_minor", "booking_date", "payer_name"]].copy()
+    keep = [c for c in ("id", "ocr", "amount_minor", "booking_date", "payer_name") if c in incoming]
+    pay = incoming[keep].copy()
     pay["ocr"] = pay["ocr"].astype("string")
     b = bills.rename(columns={"payment_reference": "ocr", "amount_minor": "bill_minor"})[
         ["ocr", "bill_no", "bill_minor"]
@@ -345,3 +346,14 @@ def report_level(
             entry["expected_payout_minor"] = rows_sum - fees_minor - vat_minor
         out.append(entry)
     return out
+
+
+def incoming_exceptions(report: pd.DataFrame) -> tuple[dict[str, tuple[str, dict[str, object]]], set[str]]:
+    """Incoming payments a person must look at (by their register id), and the ones that now match."""
+    is_open = report["state"] != IncomingState.MATCHED.value
+    details = report[["id", "state", "ocr", "bill_no", "amount_minor", "booking_date", "outstanding_minor"]]
+    items = {
+        str(row.pop("id")): (str(row.pop("state")), row)
+        for row in details[is_open].astype(object).where(details[is_open].notna(), None).to_dict("records")
+    }
+    return items, set(report.loc[~is_open, "id"].astype(str))

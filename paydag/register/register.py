@@ -105,6 +105,7 @@ class ExceptionsUpdate:
 
 @dataclass(frozen=True)
 class IncomingPayment:
+    id: int
     ocr: str | None
     amount_minor: int
     currency: str
@@ -462,6 +463,7 @@ class Register:
                 query = query.where(IncomingPaymentRow.company_id == company_id)
             return [
                 IncomingPayment(
+                    id=r.id,
                     ocr=r.ocr,
                     amount_minor=r.amount_minor,
                     currency=r.currency,

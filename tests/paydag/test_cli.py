@@ -297,4 +297,10 @@ def test_demo_incoming_payments_reconciled_against_bills(tmp_path: Path) -> None
     )
     result = paydag("reconcile-incoming", "--bills", str(bills), "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["counts"] == {"matched": 1, "overpaid": 1, "partial": 1}
+    report = json.loads(result.stdout)
+    assert report["counts"] == {"matched": 1, "overpaid": 1, "partial": 1}
+    assert report["exceptions"] == {"opened": 2, "still_open": 0, "resolved": 0}
+    # The partial payment's bill turns out to be 8575.00: the next run resolves it.
+    bills.write_text(bills.read_text().replace("9000.00", "8575.00"))
+    again = json.loads(paydag("reconcile-incoming", "--bills", str(bills), "--json", cwd=tmp_path).stdout)
+    assert again["exceptions"] == {"opened": 0, "still_open": 1, "resolved": 1}
