@@ -120,7 +120,7 @@ def demo(as_json: JsonOption = False) -> None:
             httpx.post(f"{url}/_sandbox/bank", json=rules, timeout=10).raise_for_status()
             sent = send_payment_file(payables=str(payables), company="demo", send_mode="Test")
             first = poll_return_files(company="demo")
-            httpx.post(f"{url}/_sandbox/advance", json={"seconds": 7 * 86400}, timeout=10).raise_for_status()
+            httpx.post(f"{url}/_sandbox/advance", json={"seconds": 10 * 86400}, timeout=10).raise_for_status()
             second = poll_return_files(company="demo")
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
