@@ -34,7 +34,7 @@ from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from sandbox import bank, payex
+from sandbox import autogiro, bank, payex
 from sandbox.settlement import Capture, write_transaction_list
 
 ACCESS_TOKEN_SECONDS = 600
@@ -51,7 +51,7 @@ class SandboxCredentials:
 class Fault(BaseModel):
     """One injected misbehaviour for the next `times` matching requests."""
 
-    route: str = "any"  # token, upload, find, fileparts, documents, download, fetch, payex, any
+    route: str = "any"  # token, upload, find, fileparts, documents, download, fetch, payex, autogiro, any
     status: int | None = None  # answer with this status instead
     latency: float = 0.0  # seconds to wait first
     drop_after_store: bool = False  # upload only: store the file, then drop the connection
@@ -346,6 +346,7 @@ def create_app(state_dir: Path, credentials: SandboxCredentials | None = None) -
 
     payex_data: dict[str, Any] = {}  # in memory: a restarted sandbox starts from the seed again
     payex.add_routes(app, lambda: payex_data, apply_fault)
+    autogiro.add_routes(app, autogiro.seed(), apply_fault)
 
     @app.get("/_sandbox/state")
     async def sandbox_state() -> Any:
