@@ -20,7 +20,7 @@ from paydag.formats.settlement import SettlementReport, parse_settlement
 from paydag.formats.xml import FormatError
 from paydag.register import Register, SettlementRecord
 from paydag.storage import Direction, RawObject, RawStore
-from paydag.validation import SettlementValidation, validate_settlement
+from paydag.validation import SuiteValidation, validate_settlement
 
 RAW_PREFIX = "settlement"  # raw keys: incoming/settlement/{yyyy}/{mm}/{dd}/{sha256}-{name}
 
@@ -28,7 +28,7 @@ RAW_PREFIX = "settlement"  # raw keys: incoming/settlement/{yyyy}/{mm}/{dd}/{sha
 class SettlementInvalid(Exception):
     """The report does not add up (or breaks another expectation); it is quarantined."""
 
-    def __init__(self, accounting_no: str, validation: SettlementValidation) -> None:
+    def __init__(self, accounting_no: str, validation: SuiteValidation) -> None:
         names = ", ".join(f"{c.expectation}({c.column or ''})" for c in validation.failed)
         super().__init__(
             f"settlement report {accounting_no} failed {len(validation.failed)} expectation(s): {names}"
@@ -53,7 +53,7 @@ class IngestOutcome:
     raw_key: str
     curated_path: str | None
     docs_key: str | None
-    validation: SettlementValidation | None
+    validation: SuiteValidation | None
 
 
 def new_inbox_files(inbox: str, register: Register) -> list[str]:

@@ -41,7 +41,7 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
-class SettlementValidation:
+class SuiteValidation:
     suite: str
     success: bool
     checks: tuple[CheckResult, ...]
@@ -67,8 +67,28 @@ def _frame(report: SettlementReport) -> Any:
     return report.rows.copy()
 
 
-def validate_settlement(report: SettlementReport, *, docs_dir: Path | None = None) -> SettlementValidation:
+def validate_settlement(report: SettlementReport, *, docs_dir: Path | None = None) -> SuiteValidation:
     """Run the report's suite; with `docs_dir`, also build its Data Docs there (static HTML)."""
+    return validate_frame(
+        _frame(report),
+        suite_file=suite_path(report.version),
+        name=report.accounting_no,
+        parameters=report.parameters(),
+        id_column="transaction_no",
+        docs_dir=docs_dir,
+    )
+
+
+def validate_frame(
+    frame: Any,
+    *,
+    suite_file: Path,
+    name: str,
+    parameters: dict[str, object],
+    id_column: str,
+    docs_dir: Path | None = None,
+) -> SuiteValidation:
+    """Run the suite in `suite_file` over `frame`; failing rows are named by `id_column`."""
     _quiet()
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
@@ -77,15 +97,14 @@ def validate_settlement(report: SettlementReport, *, docs_dir: Path | None = Non
     _quiet()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    suite_doc = json.loads(suite_path(report.version).read_text(encoding="utf-8"))
-    suite = context.suites.add(gx.ExpectationSuite(**suite_doc))
+    suite = context.suites.add(gx.ExpectationSuite(**json.loads(suite_file.read_text(encoding="utf-8"))))
     batch = (
-        context.data_sources.add_pandas("settlement")
-        .add_dataframe_asset(report.accounting_no)
+        context.data_sources.add_pandas("paydag")
+        .add_dataframe_asset(name)
         .add_batch_definition_whole_dataframe("rows")
     )
     definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{report.accounting_no}-{suite.name}", data=batch, suite=suite)
+        gx.ValidationDefinition(name=f"{name}-{suite.name}", data=batch, suite=suite)
     )
     actions = []
     if docs_dir is not None:
@@ -105,19 +124,17 @@ def validate_settlement(report: SettlementReport, *, docs_dir: Path | None = Non
         actions.append(UpdateDataDocsAction(name="data-docs", site_names=["paydag"]))
     checkpoint = context.checkpoints.add(
         gx.Checkpoint(
-            name=f"{report.accounting_no}-check",
+            name=f"{name}-check",
             validation_definitions=[definition],
             actions=actions,
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["transaction_no"]},
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [id_column]},
         )
     )
-    outcome = checkpoint.run(
-        batch_parameters={"dataframe": _frame(report)}, expectation_parameters=report.parameters()
-    )
+    outcome = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters)
     [result] = outcome.run_results.values()
-    checks = tuple(_check(r) for r in result.results)
+    checks = tuple(_check(r, id_column) for r in result.results)
     index = docs_dir / "index.html" if docs_dir is not None else None
-    return SettlementValidation(
+    return SuiteValidation(
         suite=suite.name,
         success=bool(result.success),
         checks=checks,
@@ -125,7 +142,7 @@ def validate_settlement(report: SettlementReport, *, docs_dir: Path | None = Non
     )
 
 
-def _check(r: Any) -> CheckResult:
+def _check(r: Any, id_column: str) -> CheckResult:
     config = r.expectation_config
     kwargs = dict(config.kwargs)
     outcome = r.result or {}
@@ -135,7 +152,7 @@ def _check(r: Any) -> CheckResult:
     observed = outcome.get("observed_value")
     indexes = outcome.get("unexpected_index_list") or []
     first = tuple(
-        str(i.get("transaction_no")) if isinstance(i, dict) else str(i) for i in indexes[:FIRST_UNEXPECTED]
+        str(i.get(id_column)) if isinstance(i, dict) else str(i) for i in indexes[:FIRST_UNEXPECTED]
     )
     return CheckResult(
         expectation=config.type,
