@@ -9,8 +9,10 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from paydag.ledger import RentLedgerDrop
+from paydag.providers.autogiro import AutogiroClient
 from paydag.providers.channel import PaymentChannel, ProviderError
 from paydag.providers.pagero import PageroChannel, PageroCredentials, TokenStore
+from paydag.providers.payex import CreditAccountClient
 from paydag.register import Register
 from paydag.settings import Company, Settings
 from paydag.storage import RawStore, open_raw_store
@@ -55,4 +57,34 @@ def open_channel(
         TokenStore(settings.home / "pagero" / f"{company.provider_company_id}.json"),
         token_url=settings.pagero_token_url,
         timeout=settings.pagero_timeout_seconds,
+    )
+
+
+def _sandbox_default(settings_url: str, env_name: str, sandbox_value: str, given: str | None) -> str:
+    """A credential: given (a Secret block), else the environment, else the sandbox's own when the URL
+    is on this machine."""
+    import os
+
+    if given:
+        return given
+    if os.environ.get(env_name):
+        return os.environ[env_name]
+    if urlparse(settings_url).hostname in LOOPBACK:
+        return sandbox_value
+    raise ProviderError(0, f"{env_name} is not set (nor a Secret block) for {settings_url}")
+
+
+def open_payex(settings: Settings, token: str | None = None) -> CreditAccountClient:
+    from sandbox.payex import TOKEN
+
+    token = _sandbox_default(settings.payex_base_url, "PAYEX_TOKEN", TOKEN, token)
+    return CreditAccountClient(settings.payex_base_url, settings.payex_ledger, token)
+
+
+def open_autogiro(settings: Settings, api_key: str | None = None) -> AutogiroClient:
+    from sandbox.autogiro import API_KEY
+
+    return AutogiroClient(
+        settings.autogiro_base_url,
+        _sandbox_default(settings.autogiro_base_url, "AUTOGIRO_API_KEY", API_KEY, api_key),
     )

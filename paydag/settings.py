@@ -104,6 +104,14 @@ class Settings(BaseSettings):
         default=2, description="bank days after execution before a payment without a return report is flagged"
     )
     curated: str | None = Field(default=None, description="directory of the curated Parquet tables")
+    payex_base_url: str = Field(
+        default="http://127.0.0.1:8900", description="PayEx API; the sandbox by default"
+    )
+    payex_ledger: str = "1234"
+    payex_accounts: list[str] = Field(default_factory=lambda: ["900001", "900002", "900003"])
+    autogiro_base_url: str = Field(
+        default="http://127.0.0.1:8900", description="autogiro consent API; the sandbox by default"
+    )
     settlement_inbox: str | None = Field(
         default=None,
         description="where settlement reports arrive (directory or s3:// prefix); new ones are ingested",

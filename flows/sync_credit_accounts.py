@@ -1,0 +1,17 @@
+"""sync-credit-accounts: PayEx credit accounts, bills and new transactions, kept raw, checked, curated."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from tasks.sync import sync_credit_accounts_task
+
+
+@flow(name="sync-credit-accounts", flow_run_name="sync credit accounts {company}")
+def sync_credit_accounts(company: str = "demo") -> dict[str, object]:
+    """Fetch the configured credit accounts, their bills and the transactions since the last sync; keep the
+    raw JSON; check the bills (GX); publish curated tables; move the watermark only after all that.
+
+    company: company id in the paydag configuration
+    """
+    return sync_credit_accounts_task(company)

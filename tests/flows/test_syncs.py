@@ -1,0 +1,78 @@
+"""The two syncs under Prefect against the sandbox: idempotent, the watermark moving only after success,
+and the synced bills feeding incoming-payment reconciliation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.sync_credit_accounts import sync_credit_accounts
+from flows.sync_eft_consents import sync_eft_consents
+from paydag import resources, sync
+from paydag.reconcile import IncomingState, reconcile_incoming
+from paydag.samples import ocr_reference
+from paydag.settings import load_settings
+
+
+@pytest.fixture
+def sandbox_env(sandbox_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("PAYDAG_PAYEX_BASE_URL", sandbox_url)
+    monkeypatch.setenv("PAYDAG_AUTOGIRO_BASE_URL", sandbox_url)
+    return sandbox_url
+
+
+def test_credit_accounts_sync_is_idempotent_and_feeds_reconciliation(sandbox_env: str) -> None:
+    first = sync_credit_accounts()
+    assert (first["accounts"], first["bills"], first["transactions"]) == (3, 9, 135)
+    settings = load_settings()
+    watermark = json.loads((settings.home / "watermarks" / "payex.json").read_text())
+    assert set(watermark) == {"900001", "900002", "900003"}
+    second = sync_credit_accounts()
+    assert second["transactions"] == 0  # nothing after the watermark
+    curated = settings.curated_dir / "credit_accounts"
+    assert len(pd.read_parquet(curated / "transactions.parquet")) == 135  # not doubled
+    store = resources.open_store(settings)
+    assert all(store.exists(k) for k in first["raw_keys"])
+
+    bills = sync.bills_for_reconciliation(settings.curated_dir)
+    incoming = pd.DataFrame({"ocr": [ocr_reference(4711000), ocr_reference(4711001)], "amount_minor": [845000, 100],
+                             "booking_date": ["2026-11-25", "2026-11-25"], "payer_name": ["A", "B"]})  # fmt: skip
+    states = reconcile_incoming(incoming, bills).set_index("payer_name")["state"].to_dict()
+    assert states == {"A": IncomingState.MATCHED, "B": IncomingState.PARTIAL}
+
+
+def test_the_watermark_stays_when_the_bills_fail_their_checks(
+    sandbox_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = sync.fetch_credit_accounts
+
+    def broken(*args, **kwargs):
+        snapshot = real(*args, **kwargs)
+        snapshot.bills.loc[0, "payment_reference_valid"] = False  # an open bill whose OCR fails its check
+        return snapshot
+
+    monkeypatch.setattr(sync, "fetch_credit_accounts", broken)
+    with pytest.raises(ValueError, match="payment_reference_valid"):
+        sync_credit_accounts()
+    assert not (load_settings().home / "watermarks" / "payex.json").exists()
+
+
+def test_consent_sync_changes_only_what_differs(sandbox_env: str, tmp_path: Path) -> None:
+    desired = tmp_path / "consents.csv"
+    desired.write_text(
+        "person_id,company_id,clearing_number,account_number,bgc_action\n"
+        "197012071234,demo-0001,5000,1234560,none\n"  # as it is
+        "198112289874,demo-0001,9020,1234566,none\n"  # different account, but bgcaction add: refused
+        "196408233234,demo-0001,8327-9,912 345 678-3,add\n"  # new
+        "197012071235,demo-0001,5000,1234560,none\n"  # bad personal number
+    )
+    first = sync_eft_consents(desired=str(desired))
+    assert first["counts"] == {"unchanged": 1, "failed": 2, "created": 1}
+    reasons = {f["payer"]: f["reason"] for f in first["failed"]}
+    assert any("only consents with bgcaction none" in r for r in reasons.values())
+    assert any("personal number is not valid" in r for r in reasons.values())
+    second = sync_eft_consents(desired=str(desired))
+    assert second["counts"] == {"unchanged": 2, "failed": 2}  # the new one exists now: nothing to do
