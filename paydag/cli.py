@@ -721,8 +721,12 @@ def reconcile(
 @app.command("reconcile-incoming")
 def reconcile_incoming_command(
     bills: Annotated[
-        Path, typer.Option("--bills", help="Open bills: CSV with bill_no, payment_reference, amount.")
-    ],
+        Path | None,
+        typer.Option(
+            "--bills",
+            help="Open bills: CSV with bill_no, payment_reference, amount; the synced PayEx bills if left out.",
+        ),
+    ] = None,
     company: Annotated[str, typer.Option("--company")] = "demo",
     as_json: JsonOption = False,
 ) -> None:
@@ -732,11 +736,20 @@ def reconcile_incoming_command(
     from paydag.reconcile import CapturesUnreadable, incoming_exceptions, read_bills, reconcile_incoming
     from paydag.resources import open_register
 
-    doc: dict[str, Any] = {"command": "reconcile-incoming", "bills": str(bills), "company": company}
+    doc: dict[str, Any] = {
+        "command": "reconcile-incoming",
+        "bills": str(bills or "synced"),
+        "company": company,
+    }
     settings = _settings_for(company, doc, as_json)
     try:
-        open_bills = read_bills(bills)
-    except CapturesUnreadable as exc:
+        if bills is None:
+            from paydag.sync import bills_for_reconciliation
+
+            open_bills = bills_for_reconciliation(settings.curated_dir)
+        else:
+            open_bills = read_bills(bills)
+    except (CapturesUnreadable, FileNotFoundError) as exc:
         _emit(as_json, {**doc, "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
     register = open_register(settings)
     try:
@@ -754,7 +767,7 @@ def reconcile_incoming_command(
         result = reconcile_incoming(incoming, open_bills)
         items, matched = incoming_exceptions(result)
         update = register.update_exceptions(
-            "incoming", open_items=items, matched_keys=matched, resolution=f"matched against {bills.name}", now=datetime.now(UTC)
+            "incoming", open_items=items, matched_keys=matched, resolution=f"matched against {bills.name if bills else 'the synced PayEx bills'}", now=datetime.now(UTC)
         )  # fmt: skip
     finally:
         register.close()

@@ -267,6 +267,7 @@ def reconcile_incoming(incoming: pd.DataFrame, bills: pd.DataFrame) -> pd.DataFr
     keep = [c for c in ("id", "ocr", "amount_minor", "booking_date", "payer_name") if c in incoming]
     pay = incoming[keep].copy()
     pay["ocr"] = pay["ocr"].astype("string")
+    pay["amount_minor"] = pay["amount_minor"].astype("int64")  # also when there are none
     b = bills.rename(columns={"payment_reference": "ocr", "amount_minor": "bill_minor"})[
         ["ocr", "bill_no", "bill_minor"]
     ]

@@ -76,3 +76,16 @@ def test_consent_sync_changes_only_what_differs(sandbox_env: str, tmp_path: Path
     assert any("personal number is not valid" in r for r in reasons.values())
     second = sync_eft_consents(desired=str(desired))
     assert second["counts"] == {"unchanged": 2, "failed": 2}  # the new one exists now: nothing to do
+
+
+def test_reconcile_incoming_defaults_to_the_synced_bills(sandbox_env: str) -> None:
+    from typer.testing import CliRunner
+
+    from paydag.cli import app
+
+    before = CliRunner().invoke(app, ["reconcile-incoming", "--json"])
+    assert before.exit_code == 2  # nothing synced yet: said, not crashed
+    sync_credit_accounts()
+    after = CliRunner().invoke(app, ["reconcile-incoming", "--json"])
+    assert after.exit_code == 0, after.output
+    assert json.loads(after.stdout)["bills"] == "synced"
