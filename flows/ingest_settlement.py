@@ -13,9 +13,10 @@ def ingest_settlement_report(
 ) -> dict[str, object]:
     """Archive a settlement report, check it with its expectation suite, and publish it as a curated table.
 
-    source: the Transaction List XML, a local path or an s3:// URI; empty: every new report in the inbox
-    company: company id in the paydag configuration (the merchant the report belongs to)
-    force: ingest again even when this AccountingNo was curated before
+    Args:
+        source: the Transaction List XML, a local path or an s3:// URI; empty: every new report in the inbox
+        company: company id in the paydag configuration (the merchant the report belongs to)
+        force: ingest again even when this AccountingNo was curated before
     """
     if not source:
         return ingest_inbox(company)

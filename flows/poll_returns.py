@@ -16,7 +16,8 @@ def poll_return_files(company: str | None = None) -> dict[str, object]:
     """Fetch pain.002 and camt.054 files per company, apply them to the payment register, route incoming
     payments to the rent ledger, and acknowledge each file only once it is stored and applied.
 
-    company: company id in the paydag configuration; every configured company when empty
+    Args:
+        company: company id in the paydag configuration; every configured company when empty
     """
     companies = [company] if company else sorted(settings().companies)
     summary: dict[str, object] = {}

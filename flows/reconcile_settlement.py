@@ -16,8 +16,9 @@ def reconcile_settlement(
     """Match settled rows with the captures export: matched, amount mismatch, missing in settlement (with
     age), unexpected in settlement, duplicate, reversal linked; open exceptions stay until resolved.
 
-    captures: the captures export (payments API shape), CSV or Parquet, a local path or an s3:// URI
-    accounting_nos: the curated reports to reconcile (AccountingNo); every curated report when empty
-    as_of: the day ages are counted to; today when empty
+    Args:
+        captures: the captures export (payments API shape), CSV or Parquet, a local path or an s3:// URI
+        accounting_nos: the curated reports to reconcile (AccountingNo); every curated report when empty
+        as_of: the day ages are counted to; today when empty
     """
     return reconcile_reports(accounting_nos, captures, as_of)

@@ -27,11 +27,12 @@ def send_payment_file(
 ) -> dict[str, object]:
     """Validate, build, archive, register and deliver a supplier payment batch; follow its status.
 
-    payables: the ERP export, a local path or an s3:// URI (CSV or JSON Lines)
-    company: company id in the paydag configuration
-    send_mode: Pagero sendMode; Test and Certification are never executed by the bank
-    allow_partial: send the valid payments and list the invalid ones instead of failing the batch
-    file_format: pain.001.001.03 (Swedish default) or .09
+    Args:
+        payables: the ERP export, a local path or an s3:// URI (CSV or JSON Lines)
+        company: company id in the paydag configuration
+        send_mode: Pagero sendMode; Test and Certification are never executed by the bank
+        allow_partial: send the valid payments and list the invalid ones instead of failing the batch
+        file_format: pain.001.001.03 (Swedish default) or .09
     """
     batch = validate_payables(payables, company, allow_partial)
     built = build_file(batch, company, file_format)

@@ -12,6 +12,7 @@ def sync_credit_accounts(company: str = "demo") -> dict[str, object]:
     """Fetch the configured credit accounts, their bills and the transactions since the last sync; keep the
     raw JSON; check the bills (GX); publish curated tables; move the watermark only after all that.
 
-    company: company id in the paydag configuration
+    Args:
+        company: company id in the paydag configuration
     """
     return sync_credit_accounts_task(company)

@@ -12,6 +12,7 @@ def sync_eft_consents(desired: str) -> dict[str, object]:
     """Compare the desired consents (CSV: person_id, company_id, clearing_number, account_number, bgc_action)
     with the API's list; create or modify only what differs; report what changed and what failed.
 
-    desired: the CSV, a local path or an s3:// URI
+    Args:
+        desired: the CSV, a local path or an s3:// URI
     """
     return sync_consents_task(desired)
