@@ -55,6 +55,11 @@ def is_currency(code: str) -> bool:
     )
 
 
+def currency_codes() -> list[str]:
+    """Every active ISO 4217 code money is paid in (is_currency's list)."""
+    return sorted(c.alpha_3 for c in pycountry.currencies if is_currency(c.alpha_3))
+
+
 def minor_units(currency: str) -> int:
     """How many decimals `currency` has (SEK 2, JPY 0, KWD 3)."""
     return _MINOR_UNIT_EXCEPTIONS.get(currency, 2)

@@ -86,13 +86,15 @@ def normalise_captures(frame: pd.DataFrame, source: str = "captures") -> pd.Data
             "type": frame["type"].astype("string").str.strip().str.capitalize(),
         }
     )  # fmt: skip
-    amounts = pd.to_numeric(frame["amount_minor"], errors="coerce")
-    if amounts.isna().any() or (amounts % 1 != 0).any() or (amounts < 0).any():
-        bad = frame.index[amounts.isna() | (amounts % 1 != 0) | (amounts < 0)][0]
+    # Minor units are whole numbers: read as text and checked as digits, never through a float.
+    text = frame["amount_minor"].astype("string").str.strip()
+    digits = text.str.fullmatch(r"[0-9]+").fillna(False).astype(bool)
+    if not digits.all():
+        bad = int(np.flatnonzero(~digits.to_numpy())[0])
         raise CapturesUnreadable(
-            f"{source}: row {bad + 1}: amount {frame['amount_minor'].iloc[bad]!r} is not positive minor units"
+            f"{source}: row {bad + 1}: amount {text.iloc[bad]!r} is not positive minor units"
         )
-    out["amount_minor"] = amounts.astype("int64")
+    out["amount_minor"] = text.astype("Int64").astype("int64")
     unknown = ~out["type"].isin(["Capture", "Sale", "Reversal"])
     if unknown.any():
         raise CapturesUnreadable(

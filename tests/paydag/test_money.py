@@ -48,3 +48,9 @@ def test_minor_units_and_format() -> None:
         money.to_minor(Decimal("1.005"), "SEK")
     assert money.format_amount(Decimal("7125.5"), "SEK") == "7125.50"
     assert money.format_amount(Decimal("500"), "JPY") == "500"
+
+
+def test_currency_codes_are_the_payable_ones() -> None:
+    codes = money.currency_codes()
+    assert {"SEK", "EUR", "JPY", "KWD"} <= set(codes)
+    assert "XAU" not in codes and "SKR" not in codes

@@ -80,3 +80,13 @@ def test_every_expectation_says_why_it_is_there(version: str) -> None:
         json.dumps(e["kwargs"]) for e in suite["expectations"] if "$PARAMETER" in json.dumps(e["kwargs"])
     }
     assert parameters  # header values enter as $PARAMETERs
+
+
+def test_a_currency_that_is_no_iso_code_fails(shared_fixtures: Path) -> None:
+    data = (
+        (shared_fixtures / "settlement" / V2)
+        .read_bytes()
+        .replace(b'Currency="SEK" VATAmount="299.00"', b'Currency="SKR" VATAmount="299.00"', 1)
+    )
+    failures = failed(data)
+    assert failures[("expect_column_values_to_be_in_set", "currency")].first_unexpected == ("10728489593",)
