@@ -19,7 +19,8 @@ from lxml import etree
 
 from paydag import identifiers
 from paydag.formats.xml import FormatError, parse_document
-from paydag.providers.channel import ProviderError, ProviderUnavailable
+from paydag.providers.channel import ProviderError
+from paydag.providers.http import Retry, request
 
 log = logging.getLogger("paydag.autogiro")
 PATH = "/autogiromedgivanden.xml"
@@ -137,29 +138,12 @@ class AutogiroClient:
 
     def _call(self, method: str, params: dict[str, Any], *, retry: bool) -> list[Consent]:
         query = {"apikey": self._key, **{k: v for k, v in params.items() if v is not None}}
-        attempts = self._retries + 1 if retry else 1
-        for attempt in range(1, attempts + 1):
-            try:
-                response = self._http.request(method, PATH, params=query)
-            except httpx.TransportError as exc:
-                if attempt == attempts:
-                    raise ProviderUnavailable(f"{method} {PATH}: {type(exc).__name__}") from exc
-                self._sleep(self._backoff * 2 ** (attempt - 1))
-                continue
-            if response.status_code == 429 or response.status_code >= 500:
-                if attempt == attempts:
-                    raise ProviderUnavailable(f"{method} {PATH}: {response.status_code}")
-                self._sleep(self._backoff * 2 ** (attempt - 1))
-                continue
-            if response.is_error:
-                raise ProviderError(
-                    response.status_code,
-                    _SECRET_PARAMS.sub(r"\1***", response.text[:300]),
-                    method=method,
-                    path=PATH,
-                )
-            return _consents(response.content)
-        raise ProviderUnavailable(f"{method} {PATH}: no answer")
+        policy = Retry(self._retries + 1 if retry else 1, self._backoff, self._sleep)
+        response = request(self._http, method, PATH, retry=policy, log=log, params=query)
+        if response.is_error:
+            text = _SECRET_PARAMS.sub(r"\1***", response.text[:300])
+            raise ProviderError(response.status_code, text, method=method, path=PATH)
+        return _consents(response.content)
 
     def list(
         self, *, company_id: str | None = None, person_id: str | None = None, consent_id: str | None = None

@@ -22,14 +22,13 @@ from paydag.providers.channel import (
     FileStatus,
     ProviderError,
     ProviderFile,
-    ProviderUnavailable,
     ReceivedDocument,
     SendMode,
 )
+from paydag.providers.http import Retry, request
 
 log = logging.getLogger("paydag.pagero")
 
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 TOKEN_MARGIN_SECONDS = 60  # refresh this long before the access token expires
 
 
@@ -164,46 +163,23 @@ class PageroChannel:
     def _send(
         self, method: str, url: str, *, retry: bool, authenticated: bool = True, **kwargs: Any
     ) -> httpx.Response:
-        """One call with a timeout. With `retry`, 429 (honouring Retry-After), 5xx and transport errors
-        are retried with exponential backoff; a 401 gets one fresh token; other 4xx are ProviderError."""
-        attempts = self._retries + 1 if retry else 1
-        refreshed = False
+        """One call, retried (when `retry`) as `http.request` does; a 401 gets one fresh token; other
+        4xx are ProviderError."""
+        policy = Retry(self._retries + 1 if retry else 1, self._backoff, self._sleep)
         path = httpx.URL(url).path if "://" in url else url
-        extra_headers = dict(kwargs.pop("headers", None) or {})
-        for attempt in range(1, attempts + 1):
-            headers = dict(extra_headers)
+        headers = dict(kwargs.pop("headers", None) or {})
+        for refreshed in (False, True):
             if authenticated:
                 headers["Authorization"] = f"Bearer {self._access_token(force=refreshed)}"
-            try:
-                response = self._http.request(method, url, headers=headers, **kwargs)
-            except httpx.TransportError as exc:
-                log.warning(
-                    "Pagero %s %s: %s (attempt %d of %d)", method, path, type(exc).__name__, attempt, attempts
-                )
-                if attempt == attempts:
-                    raise ProviderUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-                self._sleep(self._backoff * 2 ** (attempt - 1))
-                continue
+            response = request(
+                self._http, method, url, retry=policy, log=log, describe=_message, headers=headers, **kwargs
+            )
             if response.status_code == 401 and authenticated and not refreshed:
-                refreshed = True
-                continue
-            if response.status_code in RETRYABLE_STATUS:
-                log.warning(
-                    "Pagero %s %s: %d (attempt %d of %d)",
-                    method,
-                    path,
-                    response.status_code,
-                    attempt,
-                    attempts,
-                )
-                if attempt == attempts:
-                    raise ProviderUnavailable(f"{method} {path}: {response.status_code} {_message(response)}")
-                self._sleep(_retry_after(response) or self._backoff * 2 ** (attempt - 1))
                 continue
             if response.is_error:
                 raise ProviderError(response.status_code, _message(response), method=method, path=path)
             return response
-        raise ProviderUnavailable(f"{method} {path}: no answer after {attempts} attempts")
+        raise ProviderError(401, "refused after a fresh token", method=method, path=path)
 
     # -- the file API --
 
@@ -305,14 +281,6 @@ class PageroChannel:
     def acknowledge(self, document_ids: list[str]) -> None:
         if document_ids:
             self._send("POST", "/document/v1/documents/fetch", retry=True, json={"ids": document_ids})
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return min(float(value), 300.0) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _message(response: httpx.Response) -> str:

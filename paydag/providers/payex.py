@@ -20,11 +20,10 @@ from typing import Any
 
 import httpx
 
-from paydag.providers.channel import ProviderUnavailable
+from paydag.providers.http import Retry, request
 
 log = logging.getLogger("paydag.payex")
 
-RETRYABLE = frozenset({429, 500, 502, 503, 504})  # 501 means "not configured": retrying will not help
 MAX_PAGES = 10_000
 
 
@@ -110,31 +109,13 @@ class CreditAccountClient:
     # -- transport --
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        attempts = self._retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                response = self._http.request(method, path, **kwargs)
-            except httpx.TransportError as exc:
-                if attempt == attempts:
-                    raise ProviderUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-                log.warning("PayEx %s %s: %s (attempt %d)", method, path, type(exc).__name__, attempt)
-                self._sleep(self._backoff * 2 ** (attempt - 1))
-                continue
-            if response.status_code in RETRYABLE:
-                if attempt == attempts:
-                    raise ProviderUnavailable(
-                        f"{method} {path}: {response.status_code} after {attempts} attempts"
-                    )
-                log.warning("PayEx %s %s: %d (attempt %d)", method, path, response.status_code, attempt)
-                after = response.headers.get("Retry-After")
-                self._sleep(float(after) if after and after.isdigit() else self._backoff * 2 ** (attempt - 1))
-                continue
-            if response.is_error:
-                raise _problem(response, path)
-            if not response.content:
-                return None
-            return _normalise(json.loads(response.content, parse_float=Decimal))
-        raise ProviderUnavailable(f"{method} {path}: no answer")
+        policy = Retry(self._retries + 1, self._backoff, self._sleep)
+        response = request(self._http, method, path, retry=policy, log=log, **kwargs)
+        if response.is_error:
+            raise _problem(response, path)
+        if not response.content:
+            return None
+        return _normalise(json.loads(response.content, parse_float=Decimal))
 
     def _pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a list, following `view.next` until there is none; a link seen twice stops it."""
