@@ -673,7 +673,13 @@ def reconcile(
 
     from paydag.formats.settlement import parse_settlement
     from paydag.formats.xml import FormatError
-    from paydag.reconcile import CapturesUnreadable, read_captures, reconcile_settlement, state_counts
+    from paydag.reconcile import (
+        CapturesUnreadable,
+        read_captures,
+        reconcile_settlement,
+        state_counts,
+        write_report,
+    )
     from paydag.settings import load_settings
 
     doc: dict[str, Any] = {
@@ -698,11 +704,7 @@ def reconcile(
     counts = state_counts(result)
     doc |= {"as_of": day.isoformat(), "rows": len(result), "counts": counts}
     if out:
-        out.mkdir(parents=True, exist_ok=True)
-        stem = out / f"reconciliation-{day.isoformat()}"
-        result.to_parquet(stem.with_suffix(".parquet"), index=False)
-        result.to_csv(stem.with_suffix(".csv"), index=False)
-        doc["out"] = [str(stem.with_suffix(".parquet")), str(stem.with_suffix(".csv"))]
+        doc["out"] = [str(p) for p in write_report(result, out, day)]
     open_items = result[~result["state"].isin(["matched", "reversal linked"])]
     lines = [
         f"{len(result)} row(s) reconciled as of {day}: "

@@ -360,3 +360,35 @@ def incoming_exceptions(report: pd.DataFrame) -> tuple[dict[str, tuple[str, dict
         for row in details[is_open].astype(object).where(details[is_open].notna(), None).to_dict("records")
     }
     return items, set(report.loc[~is_open, "id"].astype(str))
+
+
+def curated_settlement(
+    curated_dir: Path, accounting_nos: list[str] | None
+) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str]]:
+    """The curated reports to reconcile (these AccountingNos, or all), the transaction numbers of the
+    other curated reports (where a reversal's capture may have been settled), and the names used."""
+    curated = sorted((curated_dir / "settlement").glob("*.parquet"))
+    wanted = [p for p in curated if accounting_nos is None or p.stem in accounting_nos]
+    if not wanted:
+        raise FileNotFoundError(f"no curated settlement report {accounting_nos or ''} under {curated_dir}")
+    others = [p for p in curated if p not in wanted]
+    earlier = (
+        pd.concat([pd.read_parquet(p, columns=["transaction_no"]) for p in others], ignore_index=True)
+        if others
+        else None
+    )
+    return (
+        pd.concat([pd.read_parquet(p) for p in wanted], ignore_index=True),
+        earlier,
+        [p.stem for p in wanted],
+    )
+
+
+def write_report(report: pd.DataFrame, out_dir: Path, day: date) -> list[Path]:
+    """`reconciliation-{day}.parquet` and `.csv` in `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / f"reconciliation-{day.isoformat()}"
+    paths = [stem.with_suffix(".parquet"), stem.with_suffix(".csv")]
+    report.to_parquet(paths[0], index=False)
+    report.to_csv(paths[1], index=False)
+    return paths

@@ -8,7 +8,6 @@ from contextlib import closing
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -24,28 +23,15 @@ def reconcile_reports(
 ) -> dict[str, object]:
     """Curated reports (these, or all) against a captures export; the report written, exceptions updated."""
     s = resources.settings()
-    curated = sorted((s.curated_dir / "settlement").glob("*.parquet"))
-    wanted = [p for p in curated if accounting_nos is None or p.stem in accounting_nos]
-    if not wanted:
-        raise FileNotFoundError(f"no curated settlement report {accounting_nos or ''} under {s.curated_dir}")
-    settlement = pd.concat([pd.read_parquet(p) for p in wanted], ignore_index=True)
-    others = [p for p in curated if p not in wanted]
-    earlier = (
-        pd.concat([pd.read_parquet(p, columns=["transaction_no"]) for p in others], ignore_index=True)
-        if others
-        else None
-    )
+    settlement, earlier, names = reconcile.curated_settlement(s.curated_dir, accounting_nos)
     s.home.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=s.home) as workdir:
         exported = reconcile.read_captures(fetch_input(captures, Path(workdir)))
     day = as_of or s.today()
     report = reconcile.reconcile_settlement(settlement, exported, as_of=day, earlier_settlement=earlier)
-    out = s.home / "reports" / f"reconciliation-{day.isoformat()}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    report.to_parquet(out.with_suffix(".parquet"), index=False)
-    report.to_csv(out.with_suffix(".csv"), index=False)
+    paths = reconcile.write_report(report, s.home / "reports", day)
     items, matched = reconcile.settlement_exceptions(report)
-    label = ", ".join(p.stem for p in wanted)
+    label = ", ".join(names)
     with closing(resources.register()) as register:
         update = register.update_exceptions(
             "settlement",
@@ -72,9 +58,9 @@ def reconcile_reports(
         description=f"{len(open_exceptions)} open reconciliation exception(s): work through them; the next run updates them",
     )  # fmt: skip
     return {
-        "reports": [p.stem for p in wanted],
+        "reports": names,
         "as_of": day.isoformat(),
         "counts": counts,
-        "out": [str(out.with_suffix(".parquet")), str(out.with_suffix(".csv"))],
+        "out": [str(p) for p in paths],
         "exceptions": {"opened": update.opened, "still_open": update.still_open, "resolved": update.resolved},
     }
