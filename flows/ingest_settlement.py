@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from prefect import flow
+from prefect.runtime import flow_run
 
-from tasks.ingest import archive_report, new_reports, validate_and_curate
+from paydag.ingest import Archived
+from tasks.ingest import archive_report, kept_report, new_reports, validate_and_curate
 
 
-@flow(name="ingest-settlement-report", flow_run_name="ingest {source}")
+def _run_name() -> str:
+    p = flow_run.parameters
+    if p.get("raw_key"):  # incoming/{company}/{yyyy}/{mm}/{dd}/{sha256}-{name}: the name says more
+        return f"ingest {p['raw_key'].rsplit('/', 1)[-1][65:]}"
+    return f"ingest {p.get('source') or 'inbox'}"
+
+
+@flow(name="ingest-settlement-report", flow_run_name=_run_name)
 def ingest_settlement_report(
-    source: str | None = None, company: str = "demo", force: bool = False
+    source: str | None = None, company: str = "demo", force: bool = False, raw_key: str | None = None
 ) -> dict[str, object]:
     """Archive a settlement report, check it with its expectation suite, and publish it as a curated table.
 
@@ -17,14 +26,16 @@ def ingest_settlement_report(
         source: the Transaction List XML, a local path or an s3:// URI; empty: every new report in the inbox
         company: company id in the paydag configuration (the merchant the report belongs to)
         force: ingest again even when this AccountingNo was curated before
+        raw_key: a report already in the raw store (set by the trigger on a poll's paydag.file.stored event)
     """
+    if raw_key:
+        return ingest_one(kept_report(raw_key, company), company, force)
     if not source:
         return ingest_inbox(company)
-    return ingest_one(source, company, force)
+    return ingest_one(archive_report(source, company), company, force)
 
 
-def ingest_one(source: str, company: str, force: bool) -> dict[str, object]:
-    archived = archive_report(source, company)
+def ingest_one(archived: Archived, company: str, force: bool) -> dict[str, object]:
     outcome = validate_and_curate(archived, company, force)
     return {
         "accounting_no": outcome.accounting_no,
@@ -44,7 +55,7 @@ def ingest_inbox(company: str) -> dict[str, object]:
     failures: list[str] = []
     for source in new_reports():
         try:
-            results[source] = ingest_one(source, company, force=False)
+            results[source] = ingest_one(archive_report(source, company), company, force=False)
         except Exception as exc:
             failures.append(f"{source}: {exc}")
             results[source] = {"state": "FAILED", "error": str(exc)}

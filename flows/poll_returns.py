@@ -5,33 +5,46 @@ from __future__ import annotations
 from prefect import flow, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from tasks.poll import acknowledge, list_documents, publish_awaiting, publish_report, receive_document
+from tasks.concurrency import one_per_company
+from tasks.poll import (
+    acknowledge,
+    list_documents,
+    non_bank_day,
+    publish_awaiting,
+    publish_report,
+    receive_document,
+)
 from tasks.resources import settings
 
 
 @flow(
     name="poll-return-files", flow_run_name="poll {company}", task_runner=ThreadPoolTaskRunner(max_workers=4)
 )
-def poll_return_files(company: str | None = None) -> dict[str, object]:
+def poll_return_files(company: str | None = None, bank_days_only: bool = False) -> dict[str, object]:
     """Fetch pain.002 and camt.054 files per company, apply them to the payment register, route incoming
     payments to the rent ledger, and acknowledge each file only once it is stored and applied.
 
     Args:
         company: company id in the paydag configuration; every configured company when empty
+        bank_days_only: do nothing on a Swedish bank holiday (cron schedules know weekdays, not holidays)
     """
+    closed = non_bank_day(bank_days_only)
+    if closed:
+        return {"skipped": closed}
     companies = [company] if company else sorted(settings().companies)
     summary: dict[str, object] = {}
     failures: list[BaseException] = []
     for c in companies:
-        documents = list_documents(c)
-        futures = receive_document.map(unmapped(c), documents)  # downloads run concurrently, at most 4
-        outcomes = []
-        for future in futures:
-            try:
-                outcomes.append(future.result())
-            except Exception as exc:  # the other files go on; the run still fails at the end
-                failures.append(exc)
-        acknowledged = acknowledge(c, outcomes)
+        with one_per_company("poll-return-files", c):
+            documents = list_documents(c)
+            futures = receive_document.map(unmapped(c), documents)  # downloads run concurrently, at most 4
+            outcomes = []
+            for future in futures:
+                try:
+                    outcomes.append(future.result())
+                except Exception as exc:  # the other files go on; the run still fails at the end
+                    failures.append(exc)
+            acknowledged = acknowledge(c, outcomes)
         publish_report(c, outcomes)
         awaiting = publish_awaiting(c)
         summary[c] = {

@@ -5,19 +5,25 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow
+from prefect.runtime import flow_run
 
 from tasks.reconcile import reconcile_reports
 
 
-@flow(name="reconcile-settlement", flow_run_name="reconcile {captures}")
+def _run_name() -> str:
+    return f"reconcile {', '.join(flow_run.parameters.get('accounting_nos') or ['all reports'])}"
+
+
+@flow(name="reconcile-settlement", flow_run_name=_run_name)
 def reconcile_settlement(
-    captures: str, accounting_nos: list[str] | None = None, as_of: date | None = None
+    captures: str | None = None, accounting_nos: list[str] | None = None, as_of: date | None = None
 ) -> dict[str, object]:
     """Match settled rows with the captures export: matched, amount mismatch, missing in settlement (with
     age), unexpected in settlement, duplicate, reversal linked; open exceptions stay until resolved.
 
     Args:
-        captures: the captures export (payments API shape), CSV or Parquet, a local path or an s3:// URI
+        captures: the captures export (payments API shape), CSV or Parquet, a local path or an s3:// URI;
+            PAYDAG_CAPTURES_EXPORT when empty
         accounting_nos: the curated reports to reconcile (AccountingNo); every curated report when empty
         as_of: the day ages are counted to; today when empty
     """

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -44,13 +44,16 @@ class Exit(IntEnum):
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
-def _emit(as_json: bool, document: dict[str, Any], lines: list[str], code: Exit) -> NoReturn:
+def _print(as_json: bool, document: dict[str, Any], lines: list[str], stream: Any = None) -> None:
     if as_json:
         typer.echo(json.dumps(document, indent=2, default=str, ensure_ascii=False))
     else:
-        stream = sys.stdout if code is Exit.OK else sys.stderr
         for line in lines:
-            print(line, file=stream)
+            print(line, file=stream or sys.stdout, flush=True)
+
+
+def _emit(as_json: bool, document: dict[str, Any], lines: list[str], code: Exit) -> NoReturn:
+    _print(as_json, document, lines, sys.stdout if code is Exit.OK else sys.stderr)
     raise typer.Exit(int(code))
 
 
@@ -83,85 +86,202 @@ def build_pain001_command(
 
 
 @app.command()
-def demo(as_json: JsonOption = False) -> None:
-    """Run the daily cycle on the embedded defaults: send today's supplier payments through the sandbox
-    bank (which refuses one), poll its answers, move its clock past the execution dates, poll again."""
-    import os
+def demo(
+    keep_running: Annotated[
+        bool, typer.Option("--keep-running", help="Leave the server, sandbox and worker running afterwards.")
+    ] = False,
+    prefect_port: Annotated[
+        int, typer.Option("--prefect-port", help="Port of the Prefect server and UI.")
+    ] = 4200,
+    sandbox_port: Annotated[int, typer.Option("--sandbox-port", help="Port of the provider sandbox.")] = 8900,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds any one step may take.")] = 300,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the daily cycle the way production does, on the embedded defaults: a Prefect server, the
+    provider sandbox and a worker; the deployments; send (the bank refuses one payment), the bank's
+    day, poll, incoming payments routed, the settlement report ingested and validated (started by the
+    poll's event), reconciled (started by the ingest's event); a summary and the UI address."""
+    import signal
+    import subprocess
 
     import httpx
 
-    from paydag.resources import open_register
-    from paydag.samples import ocr_reference, sample_payables, write_payables_csv
+    from paydag import demo as d
     from paydag.settings import load_settings
-    from sandbox.server import running_sandbox
 
     settings = load_settings()
-    today = settings.today()
-    first_day = today + timedelta(days=1)
-    # Payment ids carry the day: a second demo on the same day is the same batch, and is not sent again.
-    rows = sample_payables(12, company="demo", first_day=first_day, id_prefix=f"DEMO{today:%Y%m%d}-")
-    payables = write_payables_csv(rows, settings.home / "demo" / f"payables-{today}.csv")
-    provider_id = settings.company("demo").provider_company_id
-    with running_sandbox(settings.home / "sandbox") as url:
-        os.environ["PAYDAG_PAGERO_BASE_URL"] = url
-        _prefect_environment(settings.home)
-        from flows.poll_returns import poll_return_files
-        from flows.send_payments import send_payment_file
-
-        rules = {
-            "blocked_accounts": ["123455"],  # the sample plusgiro supplier: refused with AC01
-            "invoices": [
-                {"company_id": provider_id, "ocr": ocr_reference(4711000 + n), "amount": f"{8450 + 125 * n}.00",
-                 "payer_name": f"Hyresgäst {n + 1}", "paid_on": first_day.isoformat()}
-                for n in range(3)
-            ],
-        }  # fmt: skip
-        try:
-            httpx.post(f"{url}/_sandbox/bank", json=rules, timeout=10).raise_for_status()
-            sent = send_payment_file(payables=str(payables), company="demo", send_mode="Test")
-            first = poll_return_files(company="demo")
-            httpx.post(f"{url}/_sandbox/advance", json={"seconds": 10 * 86400}, timeout=10).raise_for_status()
-            second = poll_return_files(company="demo")
-        except Exception as exc:
-            message = f"{type(exc).__name__}: {exc}"
-            _emit(
-                as_json,
-                {"command": "demo", "status": "failed", "error": message},
-                [f"error: {message}"],
-                Exit.FAILED,
-            )
-    register = open_register(settings)
+    settings = load_settings(home=settings.home.resolve())  # the worker's flow runs start elsewhere
+    settings.home.mkdir(parents=True, exist_ok=True)
+    day = d.DemoDay(settings.today(), settings.company("demo").provider_company_id)
+    stack = d.Stack(settings.home)
+    doc: dict[str, Any] = {"command": "demo"}
     try:
-        payments = register.payments(sent["msg_id"])
-        incoming = register.incoming_payments("demo")
-    finally:
-        register.close()
-    states: dict[str, int] = {}
-    for p in payments:
-        states[p.state.value] = states.get(p.state.value, 0) + 1
-    doc = {
-        "command": "demo",
-        "status": "done",
-        "batch": sent,
-        "payment_states": states,
-        "incoming_payments": len(incoming),
-        "polls": [first, second],
-        "home": str(settings.home),
-    }
+        _progress(as_json, "starting the provider sandbox, a Prefect server and a worker ...")
+        sandbox_url = stack.sandbox(sandbox_port)
+        ui = stack.prefect_server(prefect_port, d.prefect_env(settings))
+        env = d.prefect_env(settings, ui)
+        d.prefect_cli(
+            env,
+            "work-pool",
+            "create",
+            "paydag",
+            "--type",
+            "process",
+            "--overwrite",
+            step="creating the work pool",
+        )
+        d.prefect_cli(env | {"PAYDAG_CHECKOUT": str(d.REPO)}, "--no-prompt", "deploy", "--all",
+                      "--prefect-file", "deployments/prefect.yaml", step="deploying")  # fmt: skip
+        captures = day.captures_export(settings.home / "demo" / f"captures-{day.today}.csv")
+        stack.worker(d.worker_env(settings, ui, sandbox_url, captures))
+        d.prepare_sandbox(sandbox_url, day)
+        payables = day.payables(settings.home / "demo")
+        runs = _demo_cycle(ui, sandbox_url, day, payables, timeout, as_json)
+        doc |= {"status": "done", "ui": ui, "runs": runs,
+                **d.summary(settings, day, d.report_path(settings))}  # fmt: skip
+    except d.PortTaken as exc:
+        stack.stop()
+        _emit(as_json, {**doc, "status": "failed", "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
+    except (d.DemoError, httpx.HTTPError, subprocess.SubprocessError, OSError) as exc:
+        stack.stop()
+        message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, d.DemoError) else str(exc)
+        _emit(as_json, {**doc, "status": "failed", "error": message},
+              [f"error: {message}", f"logs: {stack.logs}"], Exit.FAILED)  # fmt: skip
+    except BaseException:
+        stack.stop()
+        raise
     lines = [
-        f"batch {sent['msg_id']}: {sent['payments']} payments, {sent['ctrl_sum']} "
-        + ("sent to the sandbox" if sent["uploaded"] else "(already sent earlier today)"),
-        f"raw file: {sent['raw_key']}",
-        "payments: " + ", ".join(f"{n} {state}" for state, n in sorted(states.items())),
-        *(
-            f"  {p.payment_id} REJECTED {p.reason_code}: {p.reason_text}"
-            for p in payments
-            if p.state.value in ("REJECTED", "RETURNED")
-        ),
-        f"incoming payments routed to the rent ledger: {len(incoming)} ({settings.effective_rent_ledger})",
-        "see `paydag status` for every payment",
+        *d.iter_lines(doc),
+        *(f"flow run {r['name']}: {r['state']}  {r['url']}" for r in runs["all"]),
+        f"Prefect UI: {ui}",
     ]
-    _emit(as_json, doc, lines, Exit.OK)
+    if not keep_running:
+        stack.stop()
+        _emit(
+            as_json,
+            doc,
+            [*lines, "stopped the server, the sandbox and the worker (--keep-running keeps them)"],
+            Exit.OK,
+        )
+    _print(
+        as_json,
+        doc,
+        [*lines, f"the server, the sandbox ({sandbox_url}) and the worker keep running; Ctrl-C stops them"],
+    )
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+    raise typer.Exit(int(Exit.OK))
+
+
+PROVIDER_TAGS = ("pagero-api", "payex-api", "autogiro-api")  # the tags of the tasks that call a provider
+
+
+def _settlement_stored(client: Any, run_id: Any) -> bool:
+    """Whether a poll run stored a settlement report (its paydag.file.stored event says so)."""
+    from tasks.events import FILE_STORED, KIND_LABEL
+
+    body = {"filter": {"event": {"name": [FILE_STORED]}, "related": {"id": [f"prefect.flow-run.{run_id}"]}}}
+    found = client.request("POST", "/events/filter", json=body).json()["events"]
+    return any(e["resource"].get(KIND_LABEL) == "settlement" for e in found)
+
+
+def _progress(as_json: bool, line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _demo_cycle(
+    ui: str, sandbox_url: str, day: Any, payables: Path, timeout: float, as_json: bool
+) -> dict[str, Any]:
+    """The day's flow runs, started as operations would (run_deployment) or by the deployments' triggers."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+    from prefect.deployments import run_deployment
+    from prefect.events.schemas.automations import AutomationCore
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from paydag import demo as d
+
+    finished: list[Any] = []
+
+    def wait(client: Any, run_id: Any, step: str) -> Any:
+        holder: dict[str, Any] = {}
+
+        def done() -> bool:
+            holder["run"] = client.read_flow_run(run_id)
+            return holder["run"].state is not None and holder["run"].state.is_final()
+
+        d.wait_until(done, step=step, timeout=timeout)
+        run = holder["run"]
+        if not run.state.is_completed():
+            raise d.DemoError(
+                f"{step}: flow run {run.name} ended {run.state.name}: {run.state.message} ({ui}/runs/flow-run/{run.id})"
+            )
+        finished.append(run)
+        return run
+
+    def triggered(client: Any, deployment: str, since: Any, step: str) -> Any:
+        """The run a deployment's trigger started after `since`, once it has finished."""
+        found: dict[str, Any] = {}
+
+        def started() -> bool:
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment]))
+            )
+            new = [r for r in runs if r.created and r.created >= since]
+            if new:
+                found["run"] = min(new, key=lambda r: r.created)
+            return bool(new)
+
+        d.wait_until(started, step=f"{step} (waiting for the trigger)", timeout=timeout)
+        return wait(client, found["run"].id, step)
+
+    with temporary_settings(updates={PREFECT_API_URL: f"{ui}/api"}), get_client(sync_client=True) as client:
+        for deployment in client.read_deployments():
+            for schedule in deployment.schedules:  # the demo's runs only: no scheduled poll cancels its poll
+                client.update_deployment_schedule(deployment.id, schedule.id, active=False)
+        for tag in PROVIDER_TAGS:  # provider calls: at most 4 at a time per provider, across all runs
+            client.create_concurrency_limit(tag=tag, concurrency_limit=4)
+        if not client.read_automations_by_name("crash-zombie-flow-runs"):
+            import yaml
+
+            spec = yaml.safe_load(
+                (d.REPO / "deployments/automations/crash-zombie-flow-runs.yaml").read_text()
+            )
+            client.create_automation(AutomationCore.model_validate(spec))
+
+        _progress(as_json, "sending the day's supplier payments; syncing PayEx credit accounts ...")
+        sync = run_deployment("sync-credit-accounts/sync-credit-accounts", timeout=0, as_subflow=False)
+        send = run_deployment(
+            "send-payment-file/send-payment-file", as_subflow=False, timeout=0,
+            parameters={"payables": str(payables), "company": "demo", "send_mode": "Test"},
+        )  # fmt: skip
+        wait(client, send.id, "sending the payment file")
+        wait(client, sync.id, "syncing the credit accounts")
+
+        _progress(as_json, "the bank's day: bookings, incoming rent, Swedbank Pay's settlement ...")
+        closed = d.close_the_day(sandbox_url, day)
+        _progress(
+            as_json,
+            "polling return files (the settlement report triggers its ingest, then its reconciliation) ...",
+        )
+        poll = run_deployment("poll-return-files/poll-return-files", parameters={"company": "demo"},
+                              as_subflow=False, timeout=0)  # fmt: skip
+        poll_run = wait(client, poll.id, "polling return files")
+        if closed["document_id"] or _settlement_stored(
+            client, poll_run.id
+        ):  # else settled by an earlier demo
+            ingest = triggered(
+                client, "ingest-settlement-report", poll_run.created, "ingesting the settlement report"
+            )
+            triggered(client, "reconcile-settlement", ingest.created, "reconciling the settlement report")
+    return {
+        "all": [{"name": r.name, "deployment": str(r.deployment_id), "state": r.state.name,
+                 "url": f"{ui}/runs/flow-run/{r.id}"} for r in finished],
+    }  # fmt: skip
 
 
 def _build(

@@ -100,6 +100,18 @@ def archive(data: bytes, name: str, *, company_id: str, raw_store: RawStore, reg
     return Archived(raw=raw, file_id=received.id, name=name)
 
 
+def kept(raw_key: str, *, company_id: str, raw_store: RawStore, register: Register) -> Archived:
+    """A report already in the raw store (a poll stored it on arrival): registered, not stored again."""
+    raw = raw_store.head(raw_key)
+    if raw is None:
+        raise FileNotFoundError(f"{raw_key}: no such file in the raw store {raw_store.url}")
+    name = raw_key.rsplit("/", 1)[-1].removeprefix(f"{raw.sha256}-")
+    received = register.record_received(
+        company_id, raw=raw, name=name, kind="settlement", provider_document_id=raw.provider_id
+    )  # the poll's record when it registered the file (same bytes), else a new one
+    return Archived(raw=raw, file_id=received.id, name=name)
+
+
 def parse_or_quarantine(
     data: bytes, archived: Archived, *, raw_store: RawStore, register: Register
 ) -> SettlementReport:

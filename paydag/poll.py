@@ -20,7 +20,8 @@ from paydag.providers.channel import PaymentChannel, ReceivedDocument
 from paydag.register import ApplyResult, Register
 from paydag.storage import Direction, RawStore
 
-DONE = ("PROCESSED", "QUARANTINED")
+DONE = ("PROCESSED", "HANDED_OVER", "QUARANTINED")
+SETTLEMENT_READER = "ingest-settlement-report"  # settlement reports that come this way are its input
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class DocumentOutcome:
     document_id: str
     name: str
     kind: str
-    state: str  # PROCESSED, QUARANTINED, or ALREADY (a document an earlier poll finished)
+    state: str  # PROCESSED, HANDED_OVER, QUARANTINED, or ALREADY (a document an earlier poll finished)
     raw_key: str | None = None
     entries: int = 0  # statuses (pain.002) or transactions (camt.054) in the file
     changed: int = 0
@@ -69,6 +70,9 @@ def receive_document(
     )
     if received.state in DONE:
         return DocumentOutcome(document.id, name, received.kind, "ALREADY", received.raw_key)
+    if kind.kind is FileKind.SETTLEMENT:  # kept and registered; the ingest flow validates and curates it
+        register.hand_over(received.id, SETTLEMENT_READER)
+        return DocumentOutcome(document.id, name, kind.label, "HANDED_OVER", raw.key)
     try:
         ledger_copy = None
         if kind.kind is FileKind.PAIN002:

@@ -116,6 +116,10 @@ class Settings(BaseSettings):
         default=None,
         description="where settlement reports arrive (directory or s3:// prefix); new ones are ingested",
     )
+    captures_export: str | None = Field(
+        default=None,
+        description="the captures export (payments API shape) reconciliation reads when given none",
+    )
     rent_ledger: str | None = Field(
         default=None,
         description="where incoming-payment files go for the rent system: a directory or s3:// prefix",

@@ -77,6 +77,7 @@ class CaptureIn(BaseModel):
 
 class SettleRequest(BaseModel):
     accounting_no: str
+    deliver_to: str | None = None  # a company id at Pagero: the report also lands in its inbox
 
 
 class PlacedDocument(BaseModel):
@@ -383,9 +384,14 @@ def create_app(state_dir: Path, credentials: SandboxCredentials | None = None) -
 
     @app.post("/_sandbox/captures", status_code=201)
     async def captures(new: list[CaptureIn]) -> Any:
-        """Captures and reversals the sandbox's Swedbank Pay has made; settled by /_sandbox/settle."""
+        """Captures and reversals the sandbox's Swedbank Pay has made; settled by /_sandbox/settle. A
+        transaction number it has already is ignored (posting the same captures twice is harmless)."""
         with state.locked():
-            state.data.setdefault("captures", []).extend(c.model_dump() | {"settled_in": None} for c in new)
+            captures = state.data.setdefault("captures", [])
+            known = {c["transaction_no"] for c in captures}
+            captures.extend(
+                c.model_dump() | {"settled_in": None} for c in new if c.transaction_no not in known
+            )
             state.save()
         return {"captures": len(state.data["captures"])}
 
@@ -418,8 +424,16 @@ def create_app(state_dir: Path, credentials: SandboxCredentials | None = None) -
             )
             for c in open_:
                 c["settled_in"] = request.accounting_no
+            document_id = None
+            if request.deliver_to and rows:
+                document_id = add_document(
+                    request.deliver_to,
+                    "settlement",
+                    f"TransactionList-{request.accounting_no}.xml",
+                    target.read_bytes(),
+                )
             state.save()
-        return {"accounting_no": request.accounting_no, "rows": rows}
+        return {"accounting_no": request.accounting_no, "rows": rows, "document_id": document_id}
 
     @app.get("/_sandbox/settlement/{accounting_no}")
     async def settlement_report(accounting_no: str) -> Response:

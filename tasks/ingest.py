@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from paydag import ingest
 from paydag.storage import fetch_input, safe_name
-from tasks import resources
+from tasks import events, resources
 from tasks.retry import RETRY_DELAYS, transient
 
 
@@ -51,9 +51,19 @@ def archive_report(source: str, company: str) -> ingest.Archived:
     return archived
 
 
+@task(name="take-kept-settlement-report", cache_policy=NO_CACHE)
+def kept_report(raw_key: str, company: str) -> ingest.Archived:
+    """A report a poll already stored (its `paydag.file.stored` event names the key)."""
+    s = resources.settings()
+    with closing(resources.register()) as register:
+        register.ensure_company(company, s.company(company))
+        return ingest.kept(raw_key, company_id=company, raw_store=resources.raw_store(), register=register)
+
+
 @task(name="validate-and-curate", cache_policy=NO_CACHE)
 def validate_and_curate(archived: ingest.Archived, company: str, force: bool) -> ingest.IngestOutcome:
-    """Parse, check with the GX suite, publish the results; curate on success, quarantine otherwise."""
+    """Parse, check with the GX suite, publish the results; curate on success, quarantine otherwise.
+    A curated report (now or before: events are at-least-once) is announced with `paydag.settlement.curated`."""
     s = resources.settings()
     store = resources.raw_store()
     data = store.read(archived.raw.key)
@@ -64,6 +74,7 @@ def validate_and_curate(archived: ingest.Archived, company: str, force: bool) ->
             get_run_logger().info(
                 "%s was ingested before (%s); nothing to do", report.accounting_no, existing.curated_path
             )
+            events.settlement_curated(company, existing.accounting_no, existing.row_count, existing.raw_key)
             return ingest.IngestOutcome(
                 accounting_no=existing.accounting_no, version=existing.version, state="ALREADY", rows=existing.row_count,
                 sums_minor=existing.sums_minor, raw_key=existing.raw_key, curated_path=existing.curated_path,
@@ -78,6 +89,7 @@ def validate_and_curate(archived: ingest.Archived, company: str, force: bool) ->
             _publish(report.accounting_no, exc.validation)
             raise
     _publish(report.accounting_no, outcome.validation)
+    events.settlement_curated(company, outcome.accounting_no, outcome.rows, outcome.raw_key)
     return outcome
 
 

@@ -9,10 +9,23 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from paydag import poll
-from paydag.bankdays import bank_days_before
+from paydag.bankdays import bank_days_before, non_bank_day_reason
 from paydag.providers.channel import ReceivedDocument
-from tasks import resources
+from tasks import events, resources
 from tasks.retry import RETRY_DELAYS, transient
+
+
+@task(name="check-bank-day", cache_policy=NO_CACHE)
+def non_bank_day(bank_days_only: bool) -> str | None:
+    """Why today is no day to poll (a Swedish bank holiday), when the run asks; None otherwise."""
+    if not bank_days_only:
+        return None
+    today = resources.settings().today()
+    reason = non_bank_day_reason(today)
+    if reason:
+        get_run_logger().info("%s is not a bank day (%s): nothing to poll", today, reason)
+        return f"{today} is not a bank day ({reason})"
+    return None
 
 
 @task(
@@ -41,8 +54,10 @@ def list_documents(company: str) -> list[ReceivedDocument]:
     tags=["pagero-api"],
 )
 def receive_document(company: str, document: ReceivedDocument) -> poll.DocumentOutcome:
-    """Download, store raw, register, classify, parse and apply one document (not acknowledged yet)."""
+    """Download, store raw, register, classify, parse and apply one document (not acknowledged yet);
+    announce it with a `paydag.file.stored` event."""
     with closing(resources.register()) as register, closing(resources.channel(company)) as channel:
+        register.ensure_company(company, resources.settings().company(company))  # a poll before any send
         outcome = poll.receive_document(
             document,
             company_id=company,
@@ -54,6 +69,8 @@ def receive_document(company: str, document: ReceivedDocument) -> poll.DocumentO
     log = get_run_logger()
     if outcome.state == "QUARANTINED":
         log.warning("%s quarantined: %s", outcome.name, outcome.reason)
+    elif outcome.state == "HANDED_OVER":
+        log.info("%s: %s kept for the settlement ingest", outcome.name, outcome.kind)
     else:
         log.info(
             "%s: %s %s, %d payment(s) changed, %d incoming",
@@ -63,6 +80,7 @@ def receive_document(company: str, document: ReceivedDocument) -> poll.DocumentO
             outcome.changed,
             outcome.incoming,
         )
+    events.file_stored(company, outcome)
     return outcome
 
 

@@ -19,10 +19,13 @@ from tasks import resources
 
 @task(name="reconcile-settlement-rows", cache_policy=NO_CACHE)
 def reconcile_reports(
-    accounting_nos: list[str] | None, captures: str, as_of: date | None
+    accounting_nos: list[str] | None, captures: str | None, as_of: date | None
 ) -> dict[str, object]:
     """Curated reports (these, or all) against a captures export; the report written, exceptions updated."""
     s = resources.settings()
+    captures = captures or s.captures_export
+    if not captures:
+        raise ValueError("no captures export: pass `captures` or set PAYDAG_CAPTURES_EXPORT")
     settlement, earlier, names = reconcile.curated_settlement(s.curated_dir, accounting_nos)
     s.home.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=s.home) as workdir:

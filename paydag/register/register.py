@@ -66,7 +66,7 @@ class BatchRecord:
 class ReceivedFile:
     id: int
     kind: str
-    state: str  # STORED, PROCESSED, QUARANTINED
+    state: str  # STORED, PROCESSED, HANDED_OVER (to the flow that reads its kind), QUARANTINED
     raw_key: str
     new: bool
 
@@ -449,6 +449,15 @@ class Register:
             file.state = "PROCESSED"
             file.detail = f"{result.changed} payment(s) changed, {result.incoming} incoming, {len(result.unmatched)} unmatched"
             return result
+
+    def hand_over(self, file_id: int, to: str) -> None:
+        """A stored file another flow reads (a settlement report, read by the ingest): the poll is done."""
+        with self._tx() as s:
+            file = s.get(FileRow, file_id)
+            if file is None:
+                raise RegisterError(f"no received file {file_id}")
+            if file.state == "STORED":
+                file.state, file.detail = "HANDED_OVER", f"to {to}"
 
     def quarantine(self, file_id: int, reason: str) -> None:
         with self._tx() as s:

@@ -5,10 +5,7 @@ deployments/prefect.yaml, a process worker on the `paydag` pool picking up a run
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,20 +13,12 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from paydag.demo import PREFECT, Stack, free_port
 from tests.conftest import REPO
-
-PREFECT = Path(sys.executable).with_name("prefect")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def prefect_server(postgres_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    port = free_port()
     database = (
         make_url(postgres_url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
     )
@@ -38,33 +27,13 @@ def prefect_server(postgres_url: str, tmp_path: Path) -> Iterator[dict[str, str]
         "PREFECT_HOME": str(tmp_path / "prefect"),
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": database,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
     }
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(
-        [str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    stack = Stack(tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"the Prefect server did not start: {(tmp_path / 'server.log').read_text()[-2000:]}"
-                )
-            time.sleep(0.5)
-        yield env
+        url = stack.prefect_server(free_port(), env)
+        yield env | {"PREFECT_API_URL": f"{url}/api"}
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+        stack.stop()
 
 
 def prefect(env: dict[str, str], *args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:

@@ -112,7 +112,7 @@ def test_a_report_the_sandbox_settles_from_its_captures_is_ingested(sandbox_url:
                      "service": "Swish", "created": "2026-11-20 09:00:00", "referenced_transaction": "40000000001"})  # fmt: skip
     httpx.post(f"{sandbox_url}/_sandbox/captures", json=captures).raise_for_status()
     settled = httpx.post(f"{sandbox_url}/_sandbox/settle", json={"accounting_no": "R7777-0001"}).json()
-    assert settled == {"accounting_no": "R7777-0001", "rows": 7}
+    assert settled == {"accounting_no": "R7777-0001", "rows": 7, "document_id": None}  # to no inbox
     report = tmp_path / "R7777-0001.xml"
     report.write_bytes(httpx.get(f"{sandbox_url}/_sandbox/settlement/R7777-0001").content)
     result = ingest_settlement_report(source=str(report))

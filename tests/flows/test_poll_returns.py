@@ -238,3 +238,21 @@ def test_a_duplicate_upload_is_refused_by_the_bank_and_changes_nothing(cycle: di
         if d["documentInfo"]["documentIdentifier"].startswith("pain002")
     ][1:]
     assert refusal["isFetched"]
+
+
+def test_polls_of_one_company_wait_for_each_other_not_for_other_companies() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tasks.concurrency import one_per_company
+
+    with one_per_company("poll-return-files", "demo"), ThreadPoolExecutor(max_workers=2) as pool:
+        same = pool.submit(
+            lambda: one_per_company("poll-return-files", "demo", timeout_seconds=3).__enter__()
+        )
+        with pytest.raises(TimeoutError):
+            same.result(timeout=60)
+        other = pool.submit(lambda: one_per_company("poll-return-files", "other-ab", timeout_seconds=10))
+        with other.result(timeout=60):
+            pass  # another company's poll is not held up
+    with one_per_company("poll-return-files", "demo", timeout_seconds=10):
+        pass  # released when the block ends

@@ -123,21 +123,6 @@ def test_unreadable_input_exits_2(tmp_path: Path, args: list[str], message: str)
     assert message in result.stderr
 
 
-def test_demo_runs_the_daily_cycle_and_is_rerunnable(tmp_path: Path) -> None:
-    first = paydag("demo", "--json", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr[-2000:]
-    report = json.loads(first.stdout)
-    assert report["batch"]["uploaded"] is True and report["batch"]["payments"] == 12
-    assert report["payment_states"] == {"BOOKED": 10, "REJECTED": 2}  # the blocked plusgiro, twice in 12
-    assert report["incoming_payments"] == 3
-    again = paydag("demo", "--json", cwd=tmp_path)
-    assert again.returncode == 0, again.stderr[-2000:]
-    repeat = json.loads(again.stdout)
-    assert repeat["batch"]["uploaded"] is False and repeat["payment_states"] == report["payment_states"]
-    sandbox_state = json.loads((tmp_path / ".paydag" / "sandbox" / "state.json").read_text())
-    assert [f["senderReference"] for f in sandbox_state["files"]] == [report["batch"]["msg_id"]]
-
-
 def test_send_twice_sends_once_and_says_so(tmp_path: Path, sandbox_url: str) -> None:
     first_day = date.today() + timedelta(days=3)
     payables = write_payables_csv(sample_payables(5, company="demo", first_day=first_day), tmp_path / "p.csv")

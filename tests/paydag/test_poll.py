@@ -8,8 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
 
-from paydag import poll
+from paydag import ingest, poll
 from paydag.ledger import RentLedgerDrop
 from paydag.register import Register
 from paydag.settings import load_settings
@@ -90,4 +91,45 @@ def test_an_unknown_file_is_quarantined_with_its_reason(
     assert outcome.state == "QUARANTINED" and "not XML" in outcome.reason
     assert [k for k in store.list("quarantine/demo/")] and [k for k in store.list("incoming/demo/")]
     assert register.received_file(document.id).state == "QUARANTINED"
+    register.close()
+
+
+def test_a_settlement_report_is_kept_and_handed_to_the_ingest(
+    database_url: str, sandbox_url: str, pagero, tmp_path: Path, shared_fixtures: Path
+) -> None:
+    register = Register(database_url)
+    register.ensure_company("demo", load_settings().company("demo"))
+    report = next(shared_fixtures.glob("settlement/*_v2_*.xml")).read_bytes()
+    place(sandbox_url, report, "TransactionList.xml")
+    [document] = poll.new_documents(pagero, "demo-0001")
+    store = LocalRawStore(tmp_path / "raw")
+
+    def receive() -> poll.DocumentOutcome:
+        return poll.receive_document(
+            document, company_id="demo", channel=pagero, raw_store=store, register=register,
+            ledger=RentLedgerDrop(str(tmp_path / "l")),
+        )  # fmt: skip
+
+    outcome = receive()
+    assert (outcome.state, outcome.kind) == ("HANDED_OVER", "settlement")
+    assert register.received_file(document.id).state == "HANDED_OVER"
+    assert receive().state == "ALREADY"  # a poll that died before its ack: not stored or registered again
+    assert poll.acknowledge(pagero, [outcome]) == [document.id]
+
+    archived = ingest.kept(outcome.raw_key, company_id="demo", raw_store=store, register=register)
+    assert archived.raw.key == outcome.raw_key and archived.name == "TransactionList.xml"
+    assert archived.file_id == register.received_file(document.id).id  # the poll's record, not a second one
+    assert list(store.list()) == [outcome.raw_key]
+    register.close()
+
+
+def test_a_key_not_in_the_raw_store_is_named(database_url: str, tmp_path: Path) -> None:
+    register = Register(database_url)
+    with pytest.raises(FileNotFoundError, match=r"incoming/demo/nothing\.xml"):
+        ingest.kept(
+            "incoming/demo/nothing.xml",
+            company_id="demo",
+            raw_store=LocalRawStore(tmp_path),
+            register=register,
+        )
     register.close()

@@ -1,0 +1,67 @@
+"""`paydag demo` as a newcomer runs it: a Prefect server, the sandbox and a worker started, the
+deployments deployed, the day's cycle run through them (the ingest and the reconciliation started by
+events), a summary printed, everything stopped again; a second run the same day sends nothing twice;
+a taken port is an error, not a hang."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from paydag.demo import free_port
+from tests.paydag.test_cli import paydag
+
+
+def port_is_free(port: int) -> bool:
+    """Nothing listens on it (connections in TIME_WAIT may remain)."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.fixture(scope="module")
+def ports() -> list[str]:
+    return ["--prefect-port", str(free_port()), "--sandbox-port", str(free_port())]
+
+
+def test_the_daily_cycle_runs_through_the_deployments(tmp_path: Path, ports: list[str]) -> None:
+    first = paydag("demo", "--json", *ports, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    day = json.loads(first.stdout)
+    assert day["payments"]["count"] == 12
+    assert day["payments"]["states"] == {"BOOKED": 10, "REJECTED": 2}  # the blocked plusgiro, twice in 12
+    assert {r["reason"] for r in day["payments"]["rejected"]} == {"AC01"}
+    assert day["incoming_payments"] == {"count": 3, "states": {"matched": 3}}
+    assert day["settlement"]["state"] == "CURATED" and day["settlement"]["rows_validated"] == 9
+    assert day["reconciliation"] == {"matched": 8, "missing in settlement": 1, "reversal linked": 1}
+    runs = {r["name"].split()[0]: r["state"] for r in day["runs"]["all"]}
+    assert runs == dict.fromkeys(["send", "sync", "poll", "ingest", "reconcile"], "Completed")
+    assert day["ui"].startswith("http://127.0.0.1:")
+    assert all(port_is_free(int(p)) for p in ports[1::2])  # everything it started is stopped
+
+    again = paydag("demo", "--json", *ports, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    repeat = json.loads(again.stdout)
+    assert repeat["payments"] == day["payments"]  # the same batch: not sent again
+    assert repeat["settlement"] == day["settlement"]
+    sandbox = json.loads((tmp_path / ".paydag" / "sandbox" / "state.json").read_text())
+    assert [f["senderReference"] for f in sandbox["files"]] == [day["payments"]["batch"]]
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    sandbox_port = free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        started = time.monotonic()
+        result = paydag(
+            "demo", "--prefect-port", str(taken), "--sandbox-port", str(sandbox_port), cwd=tmp_path
+        )
+    assert result.returncode == 2
+    assert f"port {taken}" in result.stderr and "--prefect-port" in result.stderr
+    assert time.monotonic() - started < 60
+    assert port_is_free(sandbox_port)  # the sandbox it had started is stopped again

@@ -1,0 +1,97 @@
+"""The events that chain the flows: a poll that stores a settlement report announces it, the ingest the
+trigger would start (with the parameters it renders) takes the kept file, and announces the curated
+report the reconciliation trigger reads. The server-side triggering itself: tests/e2e."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.states import State
+
+from flows.ingest_settlement import ingest_settlement_report
+from flows.poll_returns import poll_return_files
+from flows.reconcile_settlement import reconcile_settlement
+from paydag.formats.settlement import parse_settlement
+from tasks import events
+
+V2 = "swedbankpay_v2_optionA_R1234-0001.xml"
+
+
+def emitted(run: State, name: str, count: int = 1) -> list[dict]:
+    """The events `name` of one flow run, read back from the Prefect API (they arrive asynchronously)."""
+    body = {
+        "filter": {
+            "event": {"name": [name]},
+            "related": {"id": [f"prefect.flow-run.{run.state_details.flow_run_id}"]},
+        }
+    }
+    with get_client(sync_client=True) as client:
+        for _ in range(60):
+            found = client.request("POST", "/events/filter", json=body).json()["events"]
+            if len(found) >= count:
+                return found
+            time.sleep(0.25)
+    return found
+
+
+def test_poll_ingest_reconcile_are_chained_by_events(
+    sandbox_url: str,
+    shared_fixtures: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PAYDAG_PAGERO_BASE_URL", sandbox_url)
+    report = (shared_fixtures / "settlement" / V2).read_bytes()
+    httpx.post(
+        f"{sandbox_url}/_sandbox/documents",
+        json={"company_id": "demo-0001", "document_type": "settlement", "name": "TL-R1234-0001.xml",
+              "content_base64": base64.b64encode(report).decode()},
+    ).raise_for_status()  # fmt: skip
+
+    poll_run = poll_return_files(company="demo", return_state=True)
+    polled = poll_run.result()
+    assert polled["demo"]["files"] == 1 and polled["demo"]["quarantined"] == []
+    [stored] = emitted(poll_run, events.FILE_STORED)
+    assert stored["resource"][events.KIND_LABEL] == "settlement"
+    payload = stored["payload"]
+    assert stored["resource"]["prefect.resource.id"] == f"paydag.raw.{payload['raw_key']}"
+    assert payload["company"] == "demo" and payload["state"] == "HANDED_OVER"
+
+    # What the ingest trigger starts: raw_key and company from the event.
+    ingest_run = ingest_settlement_report(
+        raw_key=payload["raw_key"], company=payload["company"], return_state=True
+    )
+    ingested = ingest_run.result()
+    assert ingested["state"] == "CURATED" and ingested["raw_key"] == payload["raw_key"]
+    [curated] = emitted(ingest_run, events.SETTLEMENT_CURATED)
+    assert curated["payload"]["accounting_no"] == "R1234-0001"
+    assert curated["payload"]["rows"] == ingested["rows"]
+
+    # What the reconciliation trigger starts: that report, the captures export from the configuration.
+    rows = parse_settlement(report).rows
+    export = pd.DataFrame(
+        {"number": rows["transaction_no"], "payeeReference": rows["order_id"],
+         "type": ["Reversal" if a < 0 else "Capture" for a in rows["amount_minor"]],
+         "amount": rows["amount_minor"].abs(), "created": "2022-11-24T12:00:00Z"}
+    )  # fmt: skip
+    export.to_csv(tmp_path / "captures.csv", index=False)
+    monkeypatch.setenv("PAYDAG_CAPTURES_EXPORT", str(tmp_path / "captures.csv"))
+    result = reconcile_settlement(accounting_nos=[curated["payload"]["accounting_no"]], as_of="2022-12-02")
+    assert result["counts"] == {"matched": len(rows)}
+
+    # A second ingest of the same key is a no-op that announces the report again (at-least-once).
+    again = ingest_settlement_report(raw_key=payload["raw_key"], company="demo", return_state=True)
+    assert again.result()["state"] == "ALREADY"
+    assert emitted(again, events.SETTLEMENT_CURATED)[0]["payload"]["accounting_no"] == "R1234-0001"
+
+
+def test_reconcile_without_a_captures_export_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PAYDAG_CAPTURES_EXPORT", raising=False)
+    with pytest.raises(ValueError, match="PAYDAG_CAPTURES_EXPORT"):
+        reconcile_settlement(accounting_nos=["R1"])
