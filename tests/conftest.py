@@ -180,6 +180,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
+# --- a Prefect server for `paydag` commands run as processes ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def prefect_server_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real Prefect server (SQLite) for the session's `paydag send`/`poll` processes, which would each
+    start a temporary server of their own otherwise (about 20 s apiece). Its PREFECT_API_URL."""
+    from paydag.demo import Stack, free_port
+
+    home = tmp_path_factory.mktemp("prefect-server")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(home / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    stack = Stack(home)
+    try:
+        yield f"{stack.prefect_server(free_port(), env)}/api"
+    finally:
+        stack.stop()
+
+
 # --- the provider sandbox, over HTTP on a loopback port -----------------------------------------
 
 

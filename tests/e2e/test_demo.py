@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from paydag.demo import free_port
+from paydag.samples import ocr_reference
 from tests.paydag.test_cli import paydag
 
 
@@ -49,6 +50,22 @@ def test_the_daily_cycle_runs_through_the_deployments(tmp_path: Path, ports: lis
     assert repeat["settlement"] == day["settlement"]
     sandbox = json.loads((tmp_path / ".paydag" / "sandbox" / "state.json").read_text())
     assert [f["senderReference"] for f in sandbox["files"]] == [day["payments"]["batch"]]
+
+    # Operations reconcile the day's incoming rent against a bills file of their own by hand.
+    ocrs = [ocr_reference(4711000 + n) for n in range(3)]  # the demo's paid invoices: 8450, 8575, 8700 SEK
+    bills = tmp_path / "bills.csv"
+    bills.write_text(
+        f"bill_no,payment_reference,amount\nB1,{ocrs[0]},8450.00\nB2,{ocrs[1]},9000.00\nB3,{ocrs[2]},8000.00\n"
+    )
+    result = paydag("reconcile-incoming", "--bills", str(bills), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["counts"] == {"matched": 1, "overpaid": 1, "partial": 1}
+    assert report["exceptions"] == {"opened": 2, "still_open": 0, "resolved": 0}
+    # The partial payment's bill turns out to be 8575.00: the next run resolves it.
+    bills.write_text(bills.read_text().replace("9000.00", "8575.00"))
+    later = json.loads(paydag("reconcile-incoming", "--bills", str(bills), "--json", cwd=tmp_path).stdout)
+    assert later["exceptions"] == {"opened": 0, "still_open": 1, "resolved": 1}
 
 
 def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:

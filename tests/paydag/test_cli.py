@@ -123,10 +123,10 @@ def test_unreadable_input_exits_2(tmp_path: Path, args: list[str], message: str)
     assert message in result.stderr
 
 
-def test_send_twice_sends_once_and_says_so(tmp_path: Path, sandbox_url: str) -> None:
+def test_send_twice_sends_once_and_says_so(tmp_path: Path, sandbox_url: str, prefect_server_api: str) -> None:
     first_day = date.today() + timedelta(days=3)
     payables = write_payables_csv(sample_payables(5, company="demo", first_day=first_day), tmp_path / "p.csv")
-    url = {"PAYDAG_PAGERO_BASE_URL": sandbox_url}
+    url = {"PAYDAG_PAGERO_BASE_URL": sandbox_url, "PREFECT_API_URL": prefect_server_api}
     first = paydag(
         "send", str(payables), "--company", "demo", "--send-mode", "Test", "--json", cwd=tmp_path, **url
     )
@@ -149,11 +149,12 @@ def test_send_twice_sends_once_and_says_so(tmp_path: Path, sandbox_url: str) -> 
     assert all(p["account"].split()[1].startswith("*") for p in report["payments"])
 
 
-def test_send_an_invalid_batch_exits_1(tmp_path: Path, sandbox_url: str) -> None:
+def test_send_an_invalid_batch_exits_1(tmp_path: Path, sandbox_url: str, prefect_server_api: str) -> None:
     payables = write_csv(tmp_path / "p.csv", [row(payment_id="BAD", account="5050-1056")])
     result = paydag(
-        "send", str(payables), "--company", "demo", cwd=tmp_path, PAYDAG_PAGERO_BASE_URL=sandbox_url
-    )
+        "send", str(payables), "--company", "demo", cwd=tmp_path, PAYDAG_PAGERO_BASE_URL=sandbox_url,
+        PREFECT_API_URL=prefect_server_api,
+    )  # fmt: skip
     assert result.returncode == 1
     assert "row 2 payment BAD: account: bankgiro number fails its check digit" in result.stderr
 
@@ -193,10 +194,10 @@ def test_parse_refuses_what_it_cannot_read(tmp_path: Path) -> None:
     assert result.returncode == 1 and "OrgnlMsgId is missing" in result.stderr
 
 
-def test_send_then_poll_by_hand(tmp_path: Path, sandbox_url: str) -> None:
+def test_send_then_poll_by_hand(tmp_path: Path, sandbox_url: str, prefect_server_api: str) -> None:
     first_day = date.today() + timedelta(days=3)
     payables = write_payables_csv(sample_payables(4, company="demo", first_day=first_day), tmp_path / "p.csv")
-    url = {"PAYDAG_PAGERO_BASE_URL": sandbox_url}
+    url = {"PAYDAG_PAGERO_BASE_URL": sandbox_url, "PREFECT_API_URL": prefect_server_api}
     sent = paydag("send", str(payables), "--company", "demo", "--send-mode", "Test", cwd=tmp_path, **url)
     assert sent.returncode == 0, sent.stderr[-2000:]
     polled = paydag("poll", "--company", "demo", "--json", cwd=tmp_path, **url)
@@ -269,23 +270,3 @@ def test_reconcile_writes_the_report(tmp_path: Path, shared_fixtures: Path) -> N
     written = pd.read_parquet(tmp_path / "out" / "reconciliation-2022-12-02.parquet")
     assert len(written) == 135 and str(written["settled_minor"].dtype) == "Int64"
     assert written.set_index("transaction_no").loc["99999999999", "age_days"] == 12
-
-
-def test_demo_incoming_payments_reconciled_against_bills(tmp_path: Path) -> None:
-    from paydag.samples import ocr_reference
-
-    assert paydag("demo", cwd=tmp_path).returncode == 0
-    ocrs = [ocr_reference(4711000 + n) for n in range(3)]  # the demo's paid invoices: 8450, 8575, 8700 SEK
-    bills = tmp_path / "bills.csv"
-    bills.write_text(
-        f"bill_no,payment_reference,amount\nB1,{ocrs[0]},8450.00\nB2,{ocrs[1]},9000.00\nB3,{ocrs[2]},8000.00\n"
-    )
-    result = paydag("reconcile-incoming", "--bills", str(bills), "--json", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    assert report["counts"] == {"matched": 1, "overpaid": 1, "partial": 1}
-    assert report["exceptions"] == {"opened": 2, "still_open": 0, "resolved": 0}
-    # The partial payment's bill turns out to be 8575.00: the next run resolves it.
-    bills.write_text(bills.read_text().replace("9000.00", "8575.00"))
-    again = json.loads(paydag("reconcile-incoming", "--bills", str(bills), "--json", cwd=tmp_path).stdout)
-    assert again["exceptions"] == {"opened": 0, "still_open": 1, "resolved": 1}
