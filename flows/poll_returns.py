@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from prefect import flow, unmapped
-from prefect.task_runners import ThreadPoolTaskRunner
 
+from tasks import runners
 from tasks.concurrency import one_per_company
 from tasks.poll import (
     acknowledge,
@@ -17,9 +17,7 @@ from tasks.poll import (
 from tasks.resources import settings
 
 
-@flow(
-    name="poll-return-files", flow_run_name="poll {company}", task_runner=ThreadPoolTaskRunner(max_workers=4)
-)
+@flow(name="poll-return-files", flow_run_name="poll {company}", task_runner=runners.per_file(max_workers=4))
 def poll_return_files(company: str | None = None, bank_days_only: bool = False) -> dict[str, object]:
     """Fetch pain.002 and camt.054 files per company, apply them to the payment register, route incoming
     payments to the rent ledger, and acknowledge each file only once it is stored and applied.
@@ -37,7 +35,9 @@ def poll_return_files(company: str | None = None, bank_days_only: bool = False) 
     for c in companies:
         with one_per_company("poll-return-files", c):
             documents = list_documents(c)
-            futures = receive_document.map(unmapped(c), documents)  # downloads run concurrently, at most 4
+            futures = receive_document.map(
+                unmapped(c), documents
+            )  # 4 threads at a time, or on the Dask cluster
             outcomes = []
             for future in futures:
                 try:

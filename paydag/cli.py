@@ -109,6 +109,9 @@ def demo(
     from paydag import demo as d
     from paydag.settings import load_settings
 
+    # Ctrl-C, and a `kill` too, stop what the demo started (a shell's background job ignores SIGINT).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     settings = load_settings()
     settings = load_settings(home=settings.home.resolve())  # the worker's flow runs start elsewhere
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -166,7 +169,10 @@ def demo(
     _print(
         as_json,
         doc,
-        [*lines, f"the server, the sandbox ({sandbox_url}) and the worker keep running; Ctrl-C stops them"],
+        [
+            *lines,
+            f"the server, the sandbox ({sandbox_url}) and the worker keep running; Ctrl-C or kill stops them",
+        ],
     )
     try:
         signal.pause()

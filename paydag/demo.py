@@ -8,6 +8,7 @@ and the log to read, so the demo ends with an error, never a hang.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -167,14 +168,29 @@ class Stack:
     def stop(self) -> None:
         for _name, process, log in reversed(self.processes):
             if process.poll() is None:
+                # The worker starts each flow run in a session of its own: those are stopped as well.
+                children = _descendants(process.pid)
                 os.killpg(process.pid, signal.SIGTERM)
                 try:
                     process.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait(timeout=10)
+                for pid in children:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
             log.close()
         self.processes.clear()
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes below `pid` (Linux /proc; none where it is absent)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        direct = [int(c) for c in children.read_text().split()]
+    except OSError:
+        return []
+    return [d for c in direct for d in (c, *_descendants(c))]
 
 
 def prefect_env(settings: Settings, api_url: str | None = None) -> dict[str, str]:

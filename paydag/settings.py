@@ -120,6 +120,10 @@ class Settings(BaseSettings):
         default=None,
         description="the captures export (payments API shape) reconciliation reads when given none",
     )
+    dask_address: str | None = Field(
+        default=None,
+        description="a Dask scheduler (tcp://host:8786) the poll flow fans its files out to; threads when empty",
+    )
     rent_ledger: str | None = Field(
         default=None,
         description="where incoming-payment files go for the rent system: a directory or s3:// prefix",

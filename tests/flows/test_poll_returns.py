@@ -256,3 +256,28 @@ def test_polls_of_one_company_wait_for_each_other_not_for_other_companies() -> N
             pass  # another company's poll is not held up
     with one_per_company("poll-return-files", "demo", timeout_seconds=10):
         pass  # released when the block ends
+
+
+def test_a_poll_fans_its_files_out_over_a_dask_cluster(cycle: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PAYDAG_DASK_ADDRESS: each file's task runs in a Dask worker process, which reports to the same
+    Prefect API and shares the register and the raw store; the outcome is the one the threads give."""
+    from distributed import LocalCluster
+    from prefect.settings import PREFECT_API_URL
+
+    from tasks import runners
+
+    advance(cycle["url"], 10)  # the pain.002, five camt.054 debit notifications and a credit notification
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())  # what the worker processes inherit
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        monkeypatch.setenv("PAYDAG_DASK_ADDRESS", cluster.scheduler_address)
+        on_dask = poll_return_files.with_options(task_runner=runners.per_file())
+        polled = on_dask(company="demo")["demo"]
+        ran = {
+            name: prefix.state_counts["forgotten"] for name, prefix in cluster.scheduler.task_prefixes.items()
+        }
+    assert polled["files"] == polled["acknowledged"] > 1 and polled["quarantined"] == []
+    assert ran == {"receive_document": polled["files"]}  # every file's task ran on the cluster, nothing else
+    final = states()
+    assert final["INV-0000002"] == "REJECTED"
+    assert {s for pid, s in final.items() if pid != "INV-0000002"} == {"BOOKED"}
+    assert poll_return_files(company="demo")["demo"]["files"] == 0  # every file acknowledged once
