@@ -119,7 +119,7 @@ def demo(
     stack = d.Stack(settings.home)
     doc: dict[str, Any] = {"command": "demo"}
     try:
-        _progress(as_json, "starting the provider sandbox, a Prefect server and a worker ...")
+        _progress("starting the provider sandbox, a Prefect server and a worker ...")
         sandbox_url = stack.sandbox(sandbox_port)
         ui = stack.prefect_server(prefect_port, d.prefect_env(settings))
         env = d.prefect_env(settings, ui)
@@ -139,7 +139,7 @@ def demo(
         stack.worker(d.worker_env(settings, ui, sandbox_url, captures))
         d.prepare_sandbox(sandbox_url, day)
         payables = day.payables(settings.home / "demo")
-        runs = _demo_cycle(ui, sandbox_url, day, payables, timeout, as_json)
+        runs = _demo_cycle(ui, sandbox_url, day, payables, timeout)
         doc |= {"status": "done", "ui": ui, "runs": runs,
                 **d.summary(settings, day, d.report_path(settings))}  # fmt: skip
     except d.PortTaken as exc:
@@ -195,13 +195,12 @@ def _settlement_stored(client: Any, run_id: Any) -> bool:
     return any(e["resource"].get(KIND_LABEL) == "settlement" for e in found)
 
 
-def _progress(as_json: bool, line: str) -> None:
+def _progress(line: str) -> None:
+    """What the demo is doing now, on stderr (stdout carries the summary or the --json document)."""
     print(line, file=sys.stderr, flush=True)
 
 
-def _demo_cycle(
-    ui: str, sandbox_url: str, day: Any, payables: Path, timeout: float, as_json: bool
-) -> dict[str, Any]:
+def _demo_cycle(ui: str, sandbox_url: str, day: Any, payables: Path, timeout: float) -> dict[str, Any]:
     """The day's flow runs, started as operations would (run_deployment) or by the deployments' triggers."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
@@ -259,7 +258,7 @@ def _demo_cycle(
             )
             client.create_automation(AutomationCore.model_validate(spec))
 
-        _progress(as_json, "sending the day's supplier payments; syncing PayEx credit accounts ...")
+        _progress("sending the day's supplier payments; syncing PayEx credit accounts ...")
         sync = run_deployment("sync-credit-accounts/sync-credit-accounts", timeout=0, as_subflow=False)
         send = run_deployment(
             "send-payment-file/send-payment-file", as_subflow=False, timeout=0,
@@ -268,10 +267,9 @@ def _demo_cycle(
         wait(client, send.id, "sending the payment file")
         wait(client, sync.id, "syncing the credit accounts")
 
-        _progress(as_json, "the bank's day: bookings, incoming rent, Swedbank Pay's settlement ...")
+        _progress("the bank's day: bookings, incoming rent, Swedbank Pay's settlement ...")
         closed = d.close_the_day(sandbox_url, day)
         _progress(
-            as_json,
             "polling return files (the settlement report triggers its ingest, then its reconciliation) ...",
         )
         poll = run_deployment("poll-return-files/poll-return-files", parameters={"company": "demo"},

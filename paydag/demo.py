@@ -122,14 +122,7 @@ class Stack:
         url = f"http://127.0.0.1:{port}"
         args = [sys.executable, "-m", "paydag.cli", "sandbox", "--port", str(port),
                 "--state-dir", str(self.home / "sandbox")]  # fmt: skip
-        process, log = self.start("sandbox", args, dict(os.environ))
-        wait_until(
-            healthy(f"{url}/_sandbox/state"),
-            step="starting the sandbox",
-            timeout=60,
-            process=process,
-            log=log,
-        )
+        self.serve("sandbox", args, dict(os.environ), health=f"{url}/_sandbox/state", timeout=60)
         return url
 
     def prefect_server(self, port: int, env: dict[str, str]) -> str:
@@ -138,15 +131,13 @@ class Stack:
         url = f"http://127.0.0.1:{port}"
         args = [str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
         env = env | {"PREFECT_UI_API_URL": f"{url}/api"}  # the UI's pages call the API on this port
-        process, log = self.start("prefect-server", args, env)
-        wait_until(
-            healthy(f"{url}/api/health"),
-            step="starting the Prefect server",
-            timeout=180,
-            process=process,
-            log=log,
-        )
+        self.serve("prefect-server", args, env, health=f"{url}/api/health", timeout=180)
         return url
+
+    def serve(self, name: str, args: list[str], env: dict[str, str], *, health: str, timeout: float) -> None:
+        """Start a server and wait until `health` answers 200."""
+        process, log = self.start(name, args, env)
+        wait_until(healthy(health), step=f"starting the {name}", timeout=timeout, process=process, log=log)
 
     def worker(self, env: dict[str, str]) -> None:
         args = [
