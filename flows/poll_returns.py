@@ -35,9 +35,8 @@ def poll_return_files(company: str | None = None, bank_days_only: bool = False) 
     for c in companies:
         with one_per_company("poll-return-files", c):
             documents = list_documents(c)
-            futures = receive_document.map(
-                unmapped(c), documents
-            )  # 4 threads at a time, or on the Dask cluster
+            # one task per file: 4 threads at a time, or on the Dask cluster
+            futures = receive_document.map(unmapped(c), documents)
             outcomes = []
             for future in futures:
                 try:
