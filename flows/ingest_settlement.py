@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prefect import flow
 from prefect.runtime import flow_run
 
 from paydag.ingest import Archived
-from tasks.ingest import archive_report, kept_report, new_reports, validate_and_curate
+from tasks.ingest import archive_report, kept_report, new_reports, validate_and_curate, waiting_reports
 
 
 def _run_name() -> str:
@@ -24,6 +26,7 @@ def ingest_settlement_report(
 
     Args:
         source: the Transaction List XML, a local path or an s3:// URI; empty: every new report in the inbox
+            and every kept report not yet ingested
         company: company id in the paydag configuration (the merchant the report belongs to)
         force: ingest again even when this AccountingNo was curated before
         raw_key: a report already in the raw store (set by the trigger on a poll's paydag.file.stored event)
@@ -50,15 +53,24 @@ def ingest_one(archived: Archived, company: str, force: bool) -> dict[str, objec
 
 
 def ingest_inbox(company: str) -> dict[str, object]:
-    """Each new report of the inbox on its own: one that fails does not stop the others, but fails the run."""
+    """Reports kept but never ingested, then each new report of the inbox, each on its own: one that
+    fails does not stop the others, but fails the run."""
     results: dict[str, object] = {}
     failures: list[str] = []
+    for raw_key in waiting_reports(company):
+        _ingest_each(raw_key, kept_report, company, results, failures)
     for source in new_reports():
-        try:
-            results[source] = ingest_one(archive_report(source, company), company, force=False)
-        except Exception as exc:
-            failures.append(f"{source}: {exc}")
-            results[source] = {"state": "FAILED", "error": str(exc)}
+        _ingest_each(source, archive_report, company, results, failures)
     if failures:
         raise RuntimeError(f"{len(failures)} settlement report(s) failed: " + "; ".join(failures))
     return {"reports": results}
+
+
+def _ingest_each(
+    source: str, take: Callable[[str, str], Archived], company: str, results: dict, failures: list[str]
+) -> None:
+    try:
+        results[source] = ingest_one(take(source, company), company, force=False)
+    except Exception as exc:  # noted; the other reports go on
+        failures.append(f"{source}: {exc}")
+        results[source] = {"state": "FAILED", "error": str(exc)}

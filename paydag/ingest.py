@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from paydag.formats.classify import FileKind
 from paydag.formats.settlement import SettlementReport, parse_settlement
 from paydag.formats.xml import FormatError
 from paydag.register import Register, SettlementRecord
@@ -23,6 +24,9 @@ from paydag.storage import Direction, RawObject, RawStore
 from paydag.validation import SuiteValidation, validate_settlement
 
 RAW_PREFIX = "settlement"  # raw keys: incoming/settlement/{yyyy}/{mm}/{dd}/{sha256}-{name}
+KIND = (
+    FileKind.SETTLEMENT.value
+)  # the register's kind for these files, whether the ingest or a poll kept them
 
 
 class SettlementInvalid(Exception):
@@ -85,6 +89,12 @@ def new_inbox_files(inbox: str, register: Register) -> list[str]:
     return list(new.values())
 
 
+def waiting_reports(company_id: str, register: Register) -> list[str]:
+    """Raw keys of settlement reports kept but not yet curated or quarantined: an ingest that died after
+    the archive, or a poll's hand-over whose trigger event never started one."""
+    return [f.raw_key for f in register.waiting_files(company_id, KIND)]
+
+
 def archive(data: bytes, name: str, *, company_id: str, raw_store: RawStore, register: Register) -> Archived:
     raw = raw_store.put(
         Direction.INCOMING,
@@ -94,9 +104,7 @@ def archive(data: bytes, name: str, *, company_id: str, raw_store: RawStore, reg
         source="ingest-settlement-report",
         content_type="application/xml",
     )
-    received = register.record_received(
-        company_id, raw=raw, name=name, kind="settlement", provider_document_id=None
-    )
+    received = register.record_received(company_id, raw=raw, name=name, kind=KIND, provider_document_id=None)
     return Archived(raw=raw, file_id=received.id, name=name)
 
 
@@ -107,7 +115,7 @@ def kept(raw_key: str, *, company_id: str, raw_store: RawStore, register: Regist
         raise FileNotFoundError(f"{raw_key}: no such file in the raw store {raw_store.url}")
     name = raw_key.rsplit("/", 1)[-1].removeprefix(f"{raw.sha256}-")
     received = register.record_received(
-        company_id, raw=raw, name=name, kind="settlement", provider_document_id=raw.provider_id
+        company_id, raw=raw, name=name, kind=KIND, provider_document_id=raw.provider_id
     )  # the poll's record when it registered the file (same bytes), else a new one
     return Archived(raw=raw, file_id=received.id, name=name)
 

@@ -26,6 +26,16 @@ def new_reports() -> list[str]:
     return found
 
 
+@task(name="find-waiting-settlement-reports", cache_policy=NO_CACHE)
+def waiting_reports(company: str) -> list[str]:
+    """Reports kept but never curated or quarantined (a run that died, a trigger event that was lost)."""
+    with closing(resources.register()) as register:
+        found = ingest.waiting_reports(company, register)
+    if found:
+        get_run_logger().info("%d kept report(s) still to ingest", len(found))
+    return found
+
+
 @task(
     name="archive-settlement-report",
     retries=3,
@@ -73,6 +83,9 @@ def validate_and_curate(archived: ingest.Archived, company: str, force: bool) ->
         if existing is not None:
             get_run_logger().info(
                 "%s was ingested before (%s); nothing to do", report.accounting_no, existing.curated_path
+            )
+            register.processed(
+                archived.file_id, f"{report.accounting_no} was curated before from {existing.raw_key}"
             )
             events.settlement_curated(company, existing.accounting_no, existing.row_count, existing.raw_key)
             return ingest.IngestOutcome(

@@ -459,6 +459,29 @@ class Register:
             if file.state == "STORED":
                 file.state, file.detail = "HANDED_OVER", f"to {to}"
 
+    def waiting_files(self, company_id: str, kind: str) -> list[ReceivedFile]:
+        """Received files of a kind that were stored (or handed over) but never processed or quarantined:
+        a run that died after the store, or a trigger event that was lost. Oldest first."""
+        with self._tx() as s:
+            rows = s.scalars(
+                select(FileRow)
+                .where(
+                    FileRow.direction == "incoming",
+                    FileRow.company_id == company_id,
+                    FileRow.kind == kind,
+                    FileRow.state.in_(("STORED", "HANDED_OVER")),
+                )
+                .order_by(FileRow.id)
+            )
+            return [ReceivedFile(r.id, r.kind, r.state, r.raw_key, new=False) for r in rows]
+
+    def processed(self, file_id: int, detail: str) -> None:
+        """A waiting file that needs nothing more (its content was processed from another file)."""
+        with self._tx() as s:
+            file = s.get(FileRow, file_id)
+            if file is not None and file.state in ("STORED", "HANDED_OVER"):
+                file.state, file.detail = "PROCESSED", detail[:2000]
+
     def quarantine(self, file_id: int, reason: str) -> None:
         with self._tx() as s:
             file = s.get(FileRow, file_id)

@@ -23,6 +23,15 @@ from tasks import events
 V2 = "swedbankpay_v2_optionA_R1234-0001.xml"
 
 
+def deliver(sandbox_url: str, report: bytes, name: str = "TL-R1234-0001.xml") -> None:
+    """A settlement report in the company's Pagero inbox, as Swedbank Pay delivers it."""
+    httpx.post(
+        f"{sandbox_url}/_sandbox/documents",
+        json={"company_id": "demo-0001", "document_type": "settlement", "name": name,
+              "content_base64": base64.b64encode(report).decode()},
+    ).raise_for_status()  # fmt: skip
+
+
 def emitted(run: State, name: str, count: int = 1) -> list[dict]:
     """The events `name` of one flow run, read back from the Prefect API (they arrive asynchronously)."""
     body = {
@@ -48,11 +57,7 @@ def test_poll_ingest_reconcile_are_chained_by_events(
 ) -> None:
     monkeypatch.setenv("PAYDAG_PAGERO_BASE_URL", sandbox_url)
     report = (shared_fixtures / "settlement" / V2).read_bytes()
-    httpx.post(
-        f"{sandbox_url}/_sandbox/documents",
-        json={"company_id": "demo-0001", "document_type": "settlement", "name": "TL-R1234-0001.xml",
-              "content_base64": base64.b64encode(report).decode()},
-    ).raise_for_status()  # fmt: skip
+    deliver(sandbox_url, report)
 
     poll_run = poll_return_files(company="demo", return_state=True)
     polled = poll_run.result()
@@ -95,3 +100,31 @@ def test_reconcile_without_a_captures_export_says_what_to_set(monkeypatch: pytes
     monkeypatch.delenv("PAYDAG_CAPTURES_EXPORT", raising=False)
     with pytest.raises(ValueError, match="PAYDAG_CAPTURES_EXPORT"):
         reconcile_settlement(accounting_nos=["R1"])
+
+
+def test_a_kept_report_whose_event_was_lost_is_ingested_by_the_scheduled_run(
+    sandbox_url: str, shared_fixtures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAYDAG_PAGERO_BASE_URL", sandbox_url)
+    deliver(sandbox_url, (shared_fixtures / "settlement" / V2).read_bytes())
+    poll_return_files(company="demo")  # the report kept and handed over; no ingest runs here
+
+    morning = ingest_settlement_report()  # the schedule: no source, no raw_key
+    [(raw_key, outcome)] = morning["reports"].items()
+    assert raw_key.startswith("incoming/demo/") and outcome["state"] == "CURATED"
+    assert outcome["accounting_no"] == "R1234-0001"
+    assert ingest_settlement_report() == {"reports": {}}  # taken once
+
+
+def test_a_second_copy_of_a_curated_report_is_closed_not_taken_every_morning(
+    sandbox_url: str, shared_fixtures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAYDAG_PAGERO_BASE_URL", sandbox_url)
+    report = shared_fixtures / "settlement" / V2
+    assert ingest_settlement_report(source=str(report))["state"] == "CURATED"
+    deliver(sandbox_url, report.read_bytes() + b"\n")  # the same AccountingNo, other bytes, through Pagero
+    poll_return_files(company="demo")
+
+    [(_, outcome)] = ingest_settlement_report()["reports"].items()
+    assert outcome["state"] == "ALREADY"
+    assert ingest_settlement_report() == {"reports": {}}  # the copy is closed, not taken again

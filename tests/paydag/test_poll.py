@@ -116,6 +116,7 @@ def test_a_settlement_report_is_kept_and_handed_to_the_ingest(
     assert receive().state == "ALREADY"  # a poll that died before its ack: not stored or registered again
     assert poll.acknowledge(pagero, [outcome]) == [document.id]
 
+    assert ingest.waiting_reports("demo", register) == [outcome.raw_key]  # until an ingest takes it
     archived = ingest.kept(outcome.raw_key, company_id="demo", raw_store=store, register=register)
     assert archived.raw.key == outcome.raw_key and archived.name == "TransactionList.xml"
     assert archived.file_id == register.received_file(document.id).id  # the poll's record, not a second one
