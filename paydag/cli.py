@@ -857,9 +857,14 @@ def reconcile_incoming_command(
     as_json: JsonOption = False,
 ) -> None:
     """Incoming payments in the register (camt.054 credit) against open bills by OCR."""
-    import pandas as pd
 
-    from paydag.reconcile import CapturesUnreadable, incoming_exceptions, read_bills, reconcile_incoming
+    from paydag.reconcile import (
+        CapturesUnreadable,
+        incoming_exceptions,
+        incoming_frame,
+        read_bills,
+        reconcile_incoming,
+    )
     from paydag.resources import open_register
 
     doc: dict[str, Any] = {
@@ -879,17 +884,7 @@ def reconcile_incoming_command(
         _emit(as_json, {**doc, "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
     register = open_register(settings)
     try:
-        columns = [
-            "id",
-            "ocr",
-            "amount_minor",
-            "currency",
-            "payer_name",
-            "receiving_account",
-            "booking_date",
-            "file_id",
-        ]
-        incoming = pd.DataFrame([vars(p) for p in register.incoming_payments(company)], columns=columns)
+        incoming = incoming_frame(register.incoming_payments(company))
         result = reconcile_incoming(incoming, open_bills)
         items, matched = incoming_exceptions(result)
         update = register.update_exceptions(

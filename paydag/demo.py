@@ -40,15 +40,15 @@ class PortTaken(DemoError):
     pass
 
 
-def check_free(port: int, what: str, option: str) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            raise PortTaken(
-                f"port {port} (for {what}) is taken by another process: stop it, or choose another port with {option}"
-            ) from None
+def check_free(port: int, option: str) -> None:
+    """Before a process is started on `port`: PortTaken, naming the option that moves it."""
+    from sandbox.server import PortInUse
+    from sandbox.server import check_free as check
+
+    try:
+        check("127.0.0.1", port, option)
+    except PortInUse as exc:
+        raise PortTaken(str(exc)) from None
 
 
 def free_port() -> int:
@@ -118,7 +118,7 @@ class Stack:
         return process, log_path
 
     def sandbox(self, port: int) -> str:
-        check_free(port, "the provider sandbox", "--sandbox-port")
+        check_free(port, "--sandbox-port")
         url = f"http://127.0.0.1:{port}"
         args = [sys.executable, "-m", "paydag.cli", "sandbox", "--port", str(port),
                 "--state-dir", str(self.home / "sandbox")]  # fmt: skip
@@ -127,7 +127,7 @@ class Stack:
 
     def prefect_server(self, port: int, env: dict[str, str]) -> str:
         """`prefect server start` with the environment's database (SQLite under PREFECT_HOME by default)."""
-        check_free(port, "the Prefect server", "--prefect-port")
+        check_free(port, "--prefect-port")
         url = f"http://127.0.0.1:{port}"
         args = [str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
         env = env | {"PREFECT_UI_API_URL": f"{url}/api"}  # the UI's pages call the API on this port
@@ -337,7 +337,7 @@ def summary(settings: Settings, day: DemoDay, report: Path | None) -> dict[str, 
     """What the day did, read back from the register, the curated bills and the reconciliation report."""
     import pandas as pd
 
-    from paydag.reconcile import reconcile_incoming, state_counts
+    from paydag.reconcile import incoming_frame, reconcile_incoming, state_counts
     from paydag.resources import open_register
     from paydag.sync import bills_for_reconciliation
 
@@ -346,7 +346,7 @@ def summary(settings: Settings, day: DemoDay, report: Path | None) -> dict[str, 
         payments = [
             p for p in register.payments(company_id="demo") if p.payment_id.startswith(day.payment_prefix)
         ]
-        incoming = pd.DataFrame([vars(p) for p in register.incoming_payments("demo")])
+        incoming = incoming_frame(register.incoming_payments("demo"))
         settlement = register.settlement(day.accounting_no)
     finally:
         register.close()

@@ -8,6 +8,7 @@ units equal the API's minor units with the sign of its type (Capture/Sale +, Rev
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -260,6 +261,24 @@ def read_bills(path: Path) -> pd.DataFrame:
             "amount_minor": minor,
         }
     )
+
+
+INCOMING_COLUMNS = [
+    "id",
+    "ocr",
+    "amount_minor",
+    "currency",
+    "payer_name",
+    "receiving_account",
+    "booking_date",
+    "file_id",
+]
+
+
+def incoming_frame(payments: Iterable[object]) -> pd.DataFrame:
+    """The register's incoming payments (its IncomingPayment records) as `reconcile_incoming` reads them:
+    the columns are there when there are no payments too."""
+    return pd.DataFrame([vars(p) for p in payments], columns=INCOMING_COLUMNS)
 
 
 def reconcile_incoming(incoming: pd.DataFrame, bills: pd.DataFrame) -> pd.DataFrame:

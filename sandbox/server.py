@@ -18,7 +18,8 @@ class PortInUse(RuntimeError):
     """The sandbox's port is taken by another process."""
 
 
-def _check_free(host: str, port: int) -> None:
+def check_free(host: str, port: int, option: str = "--port") -> None:
+    """PortInUse, naming the command's option that moves it, when another process holds the port."""
     if port == 0:
         return
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -26,11 +27,13 @@ def _check_free(host: str, port: int) -> None:
         try:
             s.bind((host, port))
         except OSError as exc:
-            raise PortInUse(f"{host}:{port} is in use ({exc.strerror}); choose another with --port") from None
+            raise PortInUse(
+                f"{host}:{port} is in use ({exc.strerror}); choose another with {option}"
+            ) from None
 
 
 def serve(state_dir: Path, host: str = "127.0.0.1", port: int = 8900) -> None:
-    _check_free(host, port)
+    check_free(host, port)
     uvicorn.run(create_app(state_dir), host=host, port=port, log_level="warning")
 
 
@@ -39,7 +42,7 @@ def running_sandbox(
     state_dir: Path, host: str = "127.0.0.1", port: int = 0, credentials: SandboxCredentials | None = None
 ) -> Iterator[str]:
     """The sandbox on a loopback port for the duration of the block; yields its base URL."""
-    _check_free(host, port)
+    check_free(host, port)
     config = uvicorn.Config(create_app(state_dir, credentials), host=host, port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="paydag-sandbox", daemon=True)

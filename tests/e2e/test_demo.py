@@ -79,6 +79,9 @@ def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
             "demo", "--prefect-port", str(taken), "--sandbox-port", str(sandbox_port), cwd=tmp_path
         )
     assert result.returncode == 2
-    assert f"port {taken}" in result.stderr and "--prefect-port" in result.stderr
+    assert (
+        f"127.0.0.1:{taken} is in use" in result.stderr
+        and "choose another with --prefect-port" in result.stderr
+    )
     assert time.monotonic() - started < 60
     assert port_is_free(sandbox_port)  # the sandbox it had started is stopped again
