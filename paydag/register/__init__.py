@@ -1,5 +1,6 @@
 """The payment register: SQLAlchemy models, alembic migrations, and the `Register` that writes them."""
 
+from paydag.register.claims import Claim, ClaimBusy, ClaimError, ClaimLost, Claims, Work
 from paydag.register.models import BatchState, PaymentState
 from paydag.register.register import (
     BatchRecord,
@@ -18,6 +19,11 @@ __all__ = [
     "ApplyResult",
     "BatchRecord",
     "BatchState",
+    "Claim",
+    "ClaimBusy",
+    "ClaimError",
+    "ClaimLost",
+    "Claims",
     "ExceptionsUpdate",
     "IncomingPayment",
     "PaymentRecord",
@@ -27,4 +33,5 @@ __all__ = [
     "Register",
     "RegisterError",
     "SettlementRecord",
+    "Work",
 ]

@@ -222,3 +222,38 @@ class ReconExceptionRow(Base):
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class ClaimRow(Base):
+    """Who may do one kind of work for a company now: a lease that its holder renews while it works.
+
+    A row per (work, company), created on first use and kept; a free claim has no holder. A holder that
+    dies stops renewing, and the lease runs out by itself; `token` is new at every taking, so a holder
+    whose lease ran out and was taken over finds out at its next renewal.
+    """
+
+    __tablename__ = "claims"
+
+    work: Mapped[str] = mapped_column(String(16), primary_key=True)  # poll, send
+    company_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(255))
+    token: Mapped[str | None] = mapped_column(String(32))
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ClaimEventRow(Base):
+    """Append-only: a claim taken, taken over from a holder whose lease ran out, released or cleared."""
+
+    __tablename__ = "claim_events"
+    __table_args__ = (Index("ix_claim_events_work_company_id", "work", "company_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work: Mapped[str] = mapped_column(String(16))
+    company_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))  # TAKEN, TAKEN_OVER, RELEASED, CLEARED
+    holder: Mapped[str | None] = mapped_column(String(255))  # the holder the action concerns
+    by: Mapped[str | None] = mapped_column(String(255))  # who acted, when not the holder (an operator)
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

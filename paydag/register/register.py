@@ -25,6 +25,7 @@ from paydag.identifiers import mask
 from paydag.money import from_minor, to_minor
 from paydag.payables import Payment
 from paydag.register import returns
+from paydag.register.claims import Claims
 from paydag.register.models import (
     BatchRow,
     BatchState,
@@ -175,6 +176,7 @@ class Register:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.claims = Claims(self._tx)  # one poll and one send per company at a time
         if migrate:
             self.upgrade()
 
