@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from prefect import flow, unmapped
 
+from paydag.register import Work
 from tasks import runners
-from tasks.concurrency import one_per_company
+from tasks.claims import one_per_company
 from tasks.poll import (
     acknowledge,
     list_documents,
@@ -33,7 +34,7 @@ def poll_return_files(company: str | None = None, bank_days_only: bool = False) 
     summary: dict[str, object] = {}
     failures: list[BaseException] = []
     for c in companies:
-        with one_per_company("poll-return-files", c):
+        with one_per_company(Work.POLL, c) as claim:  # one poll per company: a lease in the register
             documents = list_documents(c)
             # one task per file: 4 threads at a time, or on the Dask cluster
             futures = receive_document.map(unmapped(c), documents)
@@ -43,6 +44,7 @@ def poll_return_files(company: str | None = None, bank_days_only: bool = False) 
                     outcomes.append(future.result())
                 except Exception as exc:  # the other files go on; the run still fails at the end
                     failures.append(exc)
+            claim.check()  # a poll that lost its claim leaves the acknowledgement to the one that has it
             acknowledged = acknowledge(c, outcomes)
         publish_report(c, outcomes)
         awaiting = publish_awaiting(c)

@@ -6,6 +6,8 @@ from typing import Literal
 
 from prefect import flow
 
+from paydag.register import Work
+from tasks.claims import one_per_company
 from tasks.send import (
     archive_file,
     build_file,
@@ -34,12 +36,14 @@ def send_payment_file(
         allow_partial: send the valid payments and list the invalid ones instead of failing the batch
         file_format: pain.001.001.03 (Swedish default) or .09
     """
-    batch = validate_payables(payables, company, allow_partial)
-    built = build_file(batch, company, file_format)
-    raw = archive_file(built, company)
-    register_built(built, raw, batch)
-    outcome = deliver_file(built.msg_id, company, send_mode)
-    status = follow_status(built.msg_id, company)
+    with one_per_company(Work.SEND, company) as claim:  # two sends of one batch would race its lookup
+        batch = validate_payables(payables, company, allow_partial)
+        built = build_file(batch, company, file_format)
+        raw = archive_file(built, company)
+        register_built(built, raw, batch)
+        claim.check()
+        outcome = deliver_file(built.msg_id, company, send_mode)
+        status = follow_status(built.msg_id, company)
     publish_batch(built.msg_id, company, outcome, status)
     return {
         "msg_id": built.msg_id,

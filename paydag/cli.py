@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from paydag.formats.pain001 import Pain001Version
+from paydag.register.claims import Work
 
 app = typer.Typer(
     name="paydag",
@@ -549,6 +550,7 @@ def _send(
     settings = _settings_for(company, doc, as_json)
     _prefect_environment(settings.home)
     from flows.send_payments import send_payment_file
+    from paydag.register import ClaimError
     from paydag.send import BatchInvalid
 
     try:
@@ -573,6 +575,8 @@ def _send(
         )
     except (PayablesUnreadable, ConfigurationError) as exc:
         _emit(as_json, {**doc, "status": "unreadable", "error": str(exc)}, [f"error: {exc}"], Exit.UNREADABLE)
+    except ClaimError as exc:  # another send of the company holds its claim, or this one lost it
+        _emit(as_json, {**doc, "status": "claim", "error": str(exc)}, [f"error: {exc}"], Exit.FAILED)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         _emit(as_json, {**doc, "status": "failed", "error": message}, [f"error: {message}"], Exit.FAILED)
@@ -595,12 +599,18 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Batches, their files and payments with their states, from the payment register."""
+    from paydag.register import Work
     from paydag.resources import open_register
     from paydag.settings import load_settings
 
     settings = load_settings()
     register = open_register(settings)
     try:
+        now = register.claims.now()
+        claims = [
+            register.claims.claim(work, c) for c in ([company] if company else sorted(settings.companies))
+            for work in Work
+        ]  # fmt: skip
         batches = register.batches(company)
         if awaiting:
             cutoff = _awaiting_cutoff(settings)
@@ -626,8 +636,10 @@ def status(
             for b in batches
         ],
         "payments": shown,
+        "claims": [c.as_dict() for c in claims],
     }
-    lines = [
+    lines = [f"{c.company} {c.work} claim: {c.describe(now)}" for c in claims]
+    lines += [
         f"{b['msg_id']}  {b['company']:<10} {b['state']:<8} {b['payments'] or 0:>6} payments  {b['ctrl_sum'] or '':>14}"
         f"  file {b['provider_file_id'] or '-'} {b['file_state'] or ''}"
         for b in doc["batches"]
@@ -658,9 +670,12 @@ def poll(
     settings = _settings_for(company, doc, as_json)
     _prefect_environment(settings.home)
     from flows.poll_returns import poll_return_files
+    from paydag.register import ClaimError
 
     try:
         summary = poll_return_files(company=company)
+    except ClaimError as exc:  # another poll holds the company's claim, or this one lost it
+        _emit(as_json, {**doc, "status": "claim", "error": str(exc)}, [f"error: {exc}"], Exit.FAILED)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         _emit(as_json, {**doc, "status": "failed", "error": message}, [f"error: {message}"], Exit.FAILED)
@@ -671,6 +686,59 @@ def poll(
         for c, s in summary.items()
     ]
     _emit(as_json, {**doc, "status": "polled", "companies": summary}, lines, Exit.OK)
+
+
+@app.command()
+def unlock(
+    company: Annotated[str, typer.Option("--company", help="Company id in the configuration.")],
+    what: Annotated[Work, typer.Option("--what", help="The claim: poll or send.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Clear without asking.")] = False,
+    by: Annotated[
+        str, typer.Option("--as", help="Who clears it (recorded); this user on this host if left out.")
+    ] = "",
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Clear a company's poll or send claim that a stuck run holds (after asking), recorded as an event."""
+    import getpass
+    import socket
+
+    import click
+
+    from paydag.resources import open_register
+
+    doc: dict[str, Any] = {"command": "unlock", "company": company, "what": what.value}
+    settings = _settings_for(company, doc, as_json)
+    register = open_register(settings)
+    try:
+        shown = register.claims.claim(what, company)
+        if shown.holder is None:
+            _emit(
+                as_json,
+                {**doc, "status": "free"},
+                [f"the {what} claim of {company} is free: nothing to clear"],
+                Exit.OK,
+            )
+        print(f"the {what} claim of {company} is {shown.describe(register.claims.now())}", file=sys.stderr)
+        try:
+            agreed = yes or typer.confirm(
+                "Clear it? A run still working would stop before its next step", default=False, err=True
+            )
+        except click.exceptions.Abort:  # no answer (no terminal, end of input)
+            agreed = False
+        if not agreed:
+            _emit(
+                as_json, {**doc, "status": "kept", "claim": shown.as_dict()}, ["left as it is"], Exit.INVALID
+            )
+        who = by or f"{getpass.getuser()} on {socket.gethostname()}"
+        cleared = register.claims.clear(what, company, by=who, reason=reason or None, expected=shown)
+    finally:
+        register.close()
+    if cleared is None:
+        _emit(as_json, {**doc, "status": "changed"}, [f"the {what} claim of {company} changed hands meanwhile: "
+              "nothing cleared; look again with paydag status"], Exit.FAILED)  # fmt: skip
+    _emit(as_json, {**doc, "status": "cleared", "claim": cleared.as_dict(), "by": who},
+          [f"cleared the {what} claim of {company} (held by {cleared.holder}), recorded as done by {who}"], Exit.OK)  # fmt: skip
 
 
 @app.command()

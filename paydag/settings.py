@@ -128,6 +128,16 @@ class Settings(BaseSettings):
         default=None,
         description="where incoming-payment files go for the rent system: a directory or s3:// prefix",
     )
+    claim_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="lease of a poll's or send's claim: a holder that dies lets go within this time",
+    )
+    claim_wait_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="how long a poll or send waits for its company's claim before it fails naming the holder",
+    )
     timezone: str = "Europe/Stockholm"
     companies: dict[str, Company] = Field(default_factory=dict)
 

@@ -206,11 +206,19 @@ class Claims:
             row.holder = row.token = row.acquired_at = row.renewed_at = row.expires_at = None
             return True
 
-    def clear(self, work: str, company: str, *, by: str, reason: str | None = None) -> Claim | None:
-        """An operator frees a claim (a stuck holder); the claim as it was, or None when it was free."""
+    def clear(
+        self, work: str, company: str, *, by: str, reason: str | None = None, expected: Claim | None = None
+    ) -> Claim | None:
+        """An operator frees a claim (a stuck holder); the claim as it was, or None when it was free or,
+        given the `expected` claim the operator was shown, when it has changed hands since."""
         with self._tx() as s:
             row = s.get(ClaimRow, (work, company), with_for_update=True)
             if row is None or row.holder is None:
+                return None
+            if expected is not None and (row.holder, row.acquired_at) != (
+                expected.holder,
+                expected.acquired_at,
+            ):
                 return None
             before = self._record(row)
             self._event(s, row, ClaimAction.CLEARED, row.holder, self._now(s), by=by[:255], detail=reason)

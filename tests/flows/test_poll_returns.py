@@ -17,7 +17,7 @@ from flows.poll_returns import poll_return_files
 from flows.send_payments import send_payment_file
 from paydag import resources
 from paydag.providers.channel import SendMode
-from paydag.register import Register
+from paydag.register import ClaimBusy, Register
 from paydag.samples import sample_payables, write_payables_csv
 from paydag.settings import load_settings
 from paydag.storage import LocalRawStore
@@ -240,22 +240,29 @@ def test_a_duplicate_upload_is_refused_by_the_bank_and_changes_nothing(cycle: di
     assert refusal["isFetched"]
 
 
-def test_polls_of_one_company_wait_for_each_other_not_for_other_companies() -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tasks.concurrency import one_per_company
-
-    with one_per_company("poll-return-files", "demo"), ThreadPoolExecutor(max_workers=2) as pool:
-        same = pool.submit(
-            lambda: one_per_company("poll-return-files", "demo", timeout_seconds=3).__enter__()
-        )
-        with pytest.raises(TimeoutError):
-            same.result(timeout=60)
-        other = pool.submit(lambda: one_per_company("poll-return-files", "other-ab", timeout_seconds=10))
-        with other.result(timeout=60):
-            pass  # another company's poll is not held up
-    with one_per_company("poll-return-files", "demo", timeout_seconds=10):
-        pass  # released when the block ends
+def test_a_poll_waits_for_its_companys_claim_and_fails_naming_the_holder(
+    cycle: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another holder of the company's poll claim keeps this poll out: it acknowledges nothing, fails
+    naming the holder and the command that clears the claim, and takes the claim once it is free."""
+    advance(cycle["url"], 10)
+    monkeypatch.setenv("PAYDAG_CLAIM_WAIT_SECONDS", "2")
+    reg = register()
+    try:
+        other = reg.claims.take("poll", "demo", "a poll on another worker", lease_seconds=60)
+        with pytest.raises(
+            ClaimBusy, match="held by a poll on another worker.*paydag unlock --company demo --what poll"
+        ):
+            poll_return_files(company="demo")
+        assert sandbox_state(cycle["url"])["acknowledgements"] == []
+        reg.claims.release("poll", "demo", other.token)
+        polled = poll_return_files(company="demo")["demo"]
+        assert polled["files"] == polled["acknowledged"] > 1
+        [taken] = [e for e in reg.claims.events("poll", "demo") if e.holder != "a poll on another worker"][:1]
+        assert taken.holder.startswith("flow run 'poll demo' (") and " pid " in taken.holder
+        assert reg.claims.claim("poll", "demo").holder is None  # released at the end of the run
+    finally:
+        reg.close()
 
 
 def test_a_poll_fans_its_files_out_over_a_dask_cluster(cycle: dict, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -136,3 +136,38 @@ def test_an_invalid_batch_fails_the_run_and_sends_nothing(
     reg = register()
     assert reg.batches() == []
     reg.close()
+
+
+def test_two_sends_of_one_batch_started_together_send_one_file(payables: Path, sandbox_url: str) -> None:
+    """The company's send claim keeps them apart: the second finds the first's file at the provider."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(_: int) -> dict:
+        return send_payment_file(payables=str(payables), company="demo", send_mode="Test")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(run, range(2)))
+    assert sorted(r["uploaded"] for r in results) == [False, True]
+    assert_sent_exactly_once(sandbox_url, results[0])
+    reg = register()
+    try:
+        actions = [e.action.value for e in reg.claims.events("send", "demo")]
+    finally:
+        reg.close()
+    assert actions == ["TAKEN", "RELEASED", "TAKEN", "RELEASED"]  # one after the other, never side by side
+
+
+def test_a_send_waits_for_its_companys_claim_and_sends_nothing_without_it(
+    payables: Path, sandbox_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from paydag.register import ClaimBusy
+
+    monkeypatch.setenv("PAYDAG_CLAIM_WAIT_SECONDS", "1")
+    reg = register()
+    try:
+        reg.claims.take("send", "demo", "a send on another worker", lease_seconds=60)
+        with pytest.raises(ClaimBusy, match="send claim of company demo is held by a send on another worker"):
+            send_payment_file(payables=str(payables), company="demo", send_mode="Test")
+    finally:
+        reg.close()
+    assert sandbox_files(sandbox_url) == []
