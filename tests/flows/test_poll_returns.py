@@ -251,7 +251,7 @@ def test_a_poll_waits_for_its_companys_claim_and_fails_naming_the_holder(
     try:
         other = reg.claims.take("poll", "demo", "a poll on another worker", lease_seconds=60)
         with pytest.raises(
-            ClaimBusy, match="held by a poll on another worker.*paydag unlock --company demo --what poll"
+            ClaimBusy, match=r"held by a poll on another worker.*paydag unlock --company demo --what poll"
         ):
             poll_return_files(company="demo")
         assert sandbox_state(cycle["url"])["acknowledgements"] == []
