@@ -335,7 +335,7 @@ def hold(
     """
     started = time.monotonic()
     since = datetime.now(UTC)
-    next_report = started + report_every
+    next_report = started  # say at once what it waits for, then every `report_every` seconds
     while True:
         taking = claims.take(work, company, holder, lease_seconds)
         claim = taking.claim

@@ -7,6 +7,7 @@ step of a flow can be run again after a crash.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from paydag.settings import Company
 from paydag.storage import RawObject
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_UPGRADE_LOCK = threading.Lock()
 
 
 class RegisterError(Exception):
@@ -182,11 +184,14 @@ class Register:
 
     def upgrade(self, revision: str = "head") -> None:
         """Bring the schema to the newest migration (alembic)."""
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        # Alembic's command API keeps its context in module globals: two threads upgrading at once (a
+        # poll's parallel file tasks each open the register) break each other's ("KeyError: 'script'").
+        with _UPGRADE_LOCK:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS))
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
 
     def close(self) -> None:
         self.engine.dispose()
