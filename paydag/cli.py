@@ -509,7 +509,10 @@ def _prefect_environment(home: Path) -> None:
     prefect_home = Path(os.environ.setdefault("PREFECT_HOME", str((home / "prefect").resolve())))
     prefect_home.mkdir(parents=True, exist_ok=True)  # its SQLite database cannot be opened otherwise
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from paydag.demo import PREFECT_SERVER_SETTINGS
+
+    for name, value in PREFECT_SERVER_SETTINGS.items():
+        os.environ.setdefault(name, value)
 
 
 @app.command()

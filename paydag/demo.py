@@ -184,12 +184,22 @@ def _descendants(pid: int) -> list[int]:
     return [d for c in direct for d in (c, *_descendants(c))]
 
 
+# How paydag's Prefect servers run, the demo's and the temporary ones the commands start: no analytics,
+# and concurrency leases kept in files under PREFECT_HOME. A provider tag slot (pagero-api, …) held by a
+# task whose process died is freed by the server when its lease runs out; with the default in-memory
+# lease storage, a server restarted meanwhile forgets the lease and the slot stays taken for good.
+PREFECT_SERVER_SETTINGS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem",
+}
+
+
 def prefect_env(settings: Settings, api_url: str | None = None) -> dict[str, str]:
     """The environment of the demo's Prefect processes: its state under PAYDAG_HOME, no analytics."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env |= {
         "PREFECT_HOME": str((settings.home / "prefect").resolve()),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        **PREFECT_SERVER_SETTINGS,
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     }
     if api_url:
