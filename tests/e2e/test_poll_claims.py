@@ -168,7 +168,8 @@ def assert_taken_over_within_the_lease(day: Day, dead: Process, successor: Proce
     [over] = [e for e in day.events() if e.action is ClaimAction.TAKEN_OVER]
     assert f"pid {successor.pid} on " in over.holder
     assert f"pid {dead.pid} on " in over.detail
-    assert over.at - killed_at <= timedelta(seconds=LEASE + 2)
+    # within the lease, give or take the waiter's one-second retry and a loaded machine's delays
+    assert over.at - killed_at <= timedelta(seconds=LEASE + 4)
 
 
 def test_a_poll_killed_while_it_holds_the_claim_is_followed_within_the_lease(day: Day) -> None:
@@ -227,7 +228,8 @@ def test_a_poll_killed_while_its_prefect_server_restarts_is_followed_within_the_
 
 
 def test_two_polls_started_together_never_work_side_by_side(day: Day) -> None:
-    day.faults({"route": "download", "latency": 8, "times": 50})  # a poll holds the claim for 8 s or more
+    # The first poll's four downloads take 15 s: the second, started beside it, finds the claim held.
+    day.faults({"route": "download", "latency": 15, "times": 4})
     polls = [day.poll("first"), day.poll("second")]
     results = [p.result(timeout=180) for p in polls]
     assert [code for code, _ in results] == [0, 0], [p.stderr()[-2000:] for p in polls]
