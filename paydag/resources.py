@@ -1,12 +1,14 @@
 """The outside systems a run talks to, built from the settings: register, raw store, payment channel.
 
-Business code receives these; it never builds them. The Prefect layer (`tasks/resources.py`) adds
-credentials from Secret blocks; the CLI and tests call this directly.
+Business code receives these; it never builds them. Credentials are given (the Prefect layer,
+`tasks/resources.py`, reads Secret blocks) or come from the environment; against the sandbox, the
+composition roots (the `paydag` command, the demo's worker, the tests) put the sandbox's published
+test credentials there (`sandbox/credentials.py`). The library never imports the sandbox.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
+import os
 
 from paydag.ledger import RentLedgerDrop
 from paydag.providers.autogiro import AutogiroClient
@@ -16,8 +18,6 @@ from paydag.providers.payex import CreditAccountClient
 from paydag.register import Register
 from paydag.settings import Company, Settings
 from paydag.storage import RawStore, open_raw_store
-
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def open_ledger(settings: Settings) -> RentLedgerDrop:
@@ -32,20 +32,9 @@ def open_store(settings: Settings) -> RawStore:
     return open_raw_store(settings.effective_raw_store)
 
 
-def pagero_credentials(settings: Settings, given: PageroCredentials | None = None) -> PageroCredentials:
-    """Given credentials (a Secret block), else the environment; against a sandbox on this machine,
-    the sandbox's published test credentials."""
-    if given is not None:
-        return given
-    try:
-        return PageroCredentials.from_env()
-    except ProviderError:
-        if urlparse(settings.pagero_base_url).hostname in LOOPBACK:
-            from sandbox.app import SandboxCredentials
-
-            c = SandboxCredentials()
-            return PageroCredentials(c.client_id, c.client_secret, c.username, c.password)
-        raise
+def pagero_credentials(given: PageroCredentials | None = None) -> PageroCredentials:
+    """Given credentials (a Secret block), else the environment's PAGERO_* variables."""
+    return given if given is not None else PageroCredentials.from_env()
 
 
 def open_channel(
@@ -53,38 +42,30 @@ def open_channel(
 ) -> PaymentChannel:
     return PageroChannel(
         settings.pagero_base_url,
-        pagero_credentials(settings, credentials),
+        pagero_credentials(credentials),
         TokenStore(settings.home / "pagero" / f"{company.provider_company_id}.json"),
         token_url=settings.pagero_token_url,
         timeout=settings.pagero_timeout_seconds,
     )
 
 
-def _sandbox_default(settings_url: str, env_name: str, sandbox_value: str, given: str | None) -> str:
-    """A credential: given (a Secret block), else the environment, else the sandbox's own when the URL
-    is on this machine."""
-    import os
-
-    if given:
-        return given
-    if os.environ.get(env_name):
-        return os.environ[env_name]
-    if urlparse(settings_url).hostname in LOOPBACK:
-        return sandbox_value
-    raise ProviderError(0, f"{env_name} is not set (nor a Secret block) for {settings_url}")
+def _credential(env_name: str, given: str | None, url: str) -> str:
+    """A credential: given (a Secret block), else the environment."""
+    value = given or os.environ.get(env_name)
+    if not value:
+        raise ProviderError(0, f"{env_name} is not set (nor a Secret block) for {url}")
+    return value
 
 
 def open_payex(settings: Settings, token: str | None = None) -> CreditAccountClient:
-    from sandbox.payex import TOKEN
-
-    token = _sandbox_default(settings.payex_base_url, "PAYEX_TOKEN", TOKEN, token)
-    return CreditAccountClient(settings.payex_base_url, settings.payex_ledger, token)
+    return CreditAccountClient(
+        settings.payex_base_url,
+        settings.payex_ledger,
+        _credential("PAYEX_TOKEN", token, settings.payex_base_url),
+    )
 
 
 def open_autogiro(settings: Settings, api_key: str | None = None) -> AutogiroClient:
-    from sandbox.autogiro import API_KEY
-
     return AutogiroClient(
-        settings.autogiro_base_url,
-        _sandbox_default(settings.autogiro_base_url, "AUTOGIRO_API_KEY", API_KEY, api_key),
+        settings.autogiro_base_url, _credential("AUTOGIRO_API_KEY", api_key, settings.autogiro_base_url)
     )

@@ -33,6 +33,13 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     for name in [n for n in os.environ if n.startswith("PAYDAG_") and n != "PAYDAG_TEST_DATABASE_URL"]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("PAYDAG_CONFIG", str(REPO / "config" / "paydag.example.toml"))
+    # The providers are the sandbox: the tests hand in its published test credentials, as the
+    # `paydag` command and the demo's worker do (the library never imports the sandbox).
+    from sandbox.credentials import environment
+
+    here = "http://127.0.0.1:8900"
+    for name, value in environment(pagero_url=here, payex_url=here, autogiro_url=here).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("PAYDAG_HOME", str(tmp_path_factory.mktemp("paydag-home")))
 
 
@@ -187,7 +194,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def prefect_server_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One real Prefect server (SQLite) for the session's `paydag send`/`poll` processes, which would each
     start a temporary server of their own otherwise (about 20 s apiece). Its PREFECT_API_URL."""
-    from paydag.demo import Stack, free_port
+    from paydag.cli.demo import Stack, free_port
 
     home = tmp_path_factory.mktemp("prefect-server")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}

@@ -86,8 +86,8 @@ def build_pain001_command(
     )
 
 
-@app.command()
-def demo(
+@app.command("demo")
+def demo_command(
     keep_running: Annotated[
         bool, typer.Option("--keep-running", help="Leave the server, sandbox and worker running afterwards.")
     ] = False,
@@ -107,7 +107,7 @@ def demo(
 
     import httpx
 
-    from paydag import demo as d
+    from paydag.cli import demo as d
     from paydag.settings import load_settings
 
     # Ctrl-C, and a `kill` too, stop what the demo started (a shell's background job ignores SIGINT).
@@ -209,7 +209,7 @@ def _demo_cycle(ui: str, sandbox_url: str, day: Any, payables: Path, timeout: fl
     from prefect.events.schemas.automations import AutomationCore
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from paydag import demo as d
+    from paydag.cli import demo as d
 
     finished: list[Any] = []
 
@@ -502,16 +502,20 @@ def _settings_for(company: str | None, doc: dict[str, Any], as_json: bool) -> An
     return settings
 
 
-def _prefect_environment(home: Path) -> None:
-    """Before Prefect is imported: its state under PAYDAG_HOME, and time for a local API to start."""
+def _run_environment(settings: Any) -> None:
+    """Before Prefect is imported, for a flow run in this process: Prefect's state under PAYDAG_HOME and
+    time for a local API to start; the sandbox's test credentials for a provider on this machine."""
     import os
 
-    prefect_home = Path(os.environ.setdefault("PREFECT_HOME", str((home / "prefect").resolve())))
+    from paydag.cli.demo import PREFECT_SERVER_SETTINGS
+    from sandbox.credentials import environment
+
+    prefect_home = Path(os.environ.setdefault("PREFECT_HOME", str((settings.home / "prefect").resolve())))
     prefect_home.mkdir(parents=True, exist_ok=True)  # its SQLite database cannot be opened otherwise
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    from paydag.demo import PREFECT_SERVER_SETTINGS
-
-    for name, value in PREFECT_SERVER_SETTINGS.items():
+    sandbox = environment(pagero_url=settings.pagero_base_url, payex_url=settings.payex_base_url,
+                          autogiro_url=settings.autogiro_base_url)  # fmt: skip
+    for name, value in (PREFECT_SERVER_SETTINGS | sandbox).items():
         os.environ.setdefault(name, value)
 
 
@@ -551,7 +555,7 @@ def _send(
 
     doc: dict[str, Any] = {"command": "send", "payables": payables, "company": company}
     settings = _settings_for(company, doc, as_json)
-    _prefect_environment(settings.home)
+    _run_environment(settings)
     from flows.send_payments import send_payment_file
     from paydag.register import ClaimError
     from paydag.send import BatchInvalid
@@ -671,7 +675,7 @@ def poll(
     """Run the poll-return-files flow in this process: fetch, keep, apply and acknowledge bank files."""
     doc: dict[str, Any] = {"command": "poll", "company": company}
     settings = _settings_for(company, doc, as_json)
-    _prefect_environment(settings.home)
+    _run_environment(settings)
     from flows.poll_returns import poll_return_files
     from paydag.register import ClaimError
 
@@ -800,7 +804,7 @@ def ingest(
     """Run the ingest-settlement-report flow in this process: archive, validate (GX), curate."""
     doc: dict[str, Any] = {"command": "ingest", "source": source}
     settings = _settings_for(company, doc, as_json)
-    _prefect_environment(settings.home)
+    _run_environment(settings)
     from flows.ingest_settlement import ingest_settlement_report
     from paydag.formats.xml import FormatError
     from paydag.ingest import SettlementInvalid
@@ -1001,7 +1005,3 @@ def sandbox(
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()

@@ -26,7 +26,7 @@ import httpx
 from paydag.samples import ocr_reference, sample_payables, write_payables_csv
 from paydag.settings import Settings, config_path
 
-REPO = Path(__file__).resolve().parents[1]  # the checkout: deployments/ and the flows the worker runs
+REPO = Path(__file__).resolve().parents[2]  # the checkout: deployments/ and the flows the worker runs
 PREFECT = Path(sys.executable).with_name("prefect")
 BLOCKED_ACCOUNT = "123455"  # the sample plusgiro supplier: the sandbox bank refuses it (AC01)
 RENT_PAYERS = 3  # tenants paying their PayEx bill by OCR into the bankgiro
@@ -209,17 +209,24 @@ def prefect_env(settings: Settings, api_url: str | None = None) -> dict[str, str
 
 def worker_env(settings: Settings, api_url: str, sandbox_url: str, captures: Path) -> dict[str, str]:
     """What the flow runs the worker starts need: where the state is and where the providers are."""
-    return prefect_env(settings, api_url) | {
-        "PAYDAG_HOME": str(settings.home.resolve()),
-        "PAYDAG_CONFIG": str(config_path().resolve()),
-        "PAYDAG_PAGERO_BASE_URL": sandbox_url,
-        "PAYDAG_PAYEX_BASE_URL": sandbox_url,
-        "PAYDAG_AUTOGIRO_BASE_URL": sandbox_url,
-        "PAYDAG_CAPTURES_EXPORT": str(captures),
-        "PAYDAG_CHECKOUT": str(REPO),
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
-    }
+    from sandbox.credentials import environment
+
+    sandbox = environment(pagero_url=sandbox_url, payex_url=sandbox_url, autogiro_url=sandbox_url)
+    return (
+        prefect_env(settings, api_url)
+        | sandbox
+        | {
+            "PAYDAG_HOME": str(settings.home.resolve()),
+            "PAYDAG_CONFIG": str(config_path().resolve()),
+            "PAYDAG_PAGERO_BASE_URL": sandbox_url,
+            "PAYDAG_PAYEX_BASE_URL": sandbox_url,
+            "PAYDAG_AUTOGIRO_BASE_URL": sandbox_url,
+            "PAYDAG_CAPTURES_EXPORT": str(captures),
+            "PAYDAG_CHECKOUT": str(REPO),
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
+        }
+    )
 
 
 def prefect_cli(env: dict[str, str], *args: str, step: str, timeout: float = 180) -> str:
