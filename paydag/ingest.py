@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from paydag.atomic import replacing
 from paydag.formats.classify import FileKind
 from paydag.formats.settlement import SettlementReport, parse_settlement
 from paydag.formats.xml import FormatError
@@ -179,9 +179,8 @@ def curate(report: SettlementReport, curated_dir: Path) -> Path:
     target = curated_dir / "settlement" / f"{report.accounting_no}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
     rows = report.rows.assign(accounting_no=report.accounting_no, report_version=report.version)
-    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False) as tmp:
-        rows.to_parquet(tmp.name, index=False)
-    Path(tmp.name).replace(target)
+    with replacing(target) as file:
+        rows.to_parquet(file, index=False)
     return target
 
 

@@ -6,13 +6,11 @@ content's hash, so handing the same file on twice leaves one copy.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
+from paydag.atomic import write_once
 from paydag.storage import safe_name
 
 
@@ -47,12 +45,5 @@ class RentLedgerDrop:
         if not path.exists():
             # A temporary file of its own, linked into place: two polls delivering the same file at
             # once leave one whole copy, never a half-written one.
-            fd, tmp = tempfile.mkstemp(prefix=f".{target}.", dir=self._dir)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                with contextlib.suppress(FileExistsError):
-                    os.link(tmp, path)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
+            write_once(path, data)
         return str(path)

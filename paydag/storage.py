@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -21,6 +20,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
+
+from paydag.atomic import write_once, write_replacing
 
 
 class Direction(StrEnum):
@@ -166,20 +167,10 @@ class LocalRawStore(_WriteOnceStore):
         # metadata is already there.
         meta = _meta_path(path)
         if not meta.exists():
-            _atomic_write(meta, json.dumps(asdict(obj), sort_keys=True).encode())
-        fd, tmp = tempfile.mkstemp(prefix=".put-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            try:
-                os.link(tmp, path)  # fails if the key exists: the exclusive create
-            except FileExistsError:
-                return self._same_or_conflict(obj)
-            _fsync_dir(path.parent)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+            write_replacing(meta, json.dumps(asdict(obj), sort_keys=True).encode())
+        if not write_once(path, data):  # the key exists: the exclusive create
+            return self._same_or_conflict(obj)
+        _fsync_dir(path.parent)
         return obj
 
     def _same_or_conflict(self, obj: RawObject) -> RawObject:
@@ -213,18 +204,6 @@ class LocalRawStore(_WriteOnceStore):
 
 def _meta_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.meta.json")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        Path(tmp).replace(path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -16,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from paydag import identifiers
+from paydag.atomic import replacing, write_replacing
 from paydag.money import to_minor
 from paydag.providers.autogiro import AutogiroClient, Consent, ConsentInvalid
 from paydag.providers.channel import ProviderError
@@ -43,11 +42,7 @@ class Watermark:
         return date.fromisoformat(self.load().get(account_no, EPOCH.isoformat()))
 
     def advance(self, marks: dict[str, str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".watermark-")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.load() | marks, f, indent=1, sort_keys=True)
-        Path(tmp).replace(self.path)
+        write_replacing(self.path, json.dumps(self.load() | marks, indent=1, sort_keys=True).encode())
 
 
 @dataclass
@@ -161,9 +156,8 @@ def curate_credit_accounts(snapshot: CreditAccountSnapshot, curated_dir: Path) -
 
 
 def _write(frame: pd.DataFrame, path: Path) -> Path:
-    tmp = path.with_suffix(".part")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(path)
+    with replacing(path) as file:
+        frame.to_parquet(file, index=False)
     return path
 
 

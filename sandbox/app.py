@@ -19,9 +19,7 @@ import asyncio
 import base64
 import hashlib
 import json
-import os
 import secrets
-import tempfile
 import threading
 import time
 import uuid
@@ -34,6 +32,7 @@ from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from paydag.atomic import write_replacing
 from sandbox import autogiro, bank, payex
 from sandbox.settlement import Capture, write_transaction_list
 
@@ -113,10 +112,7 @@ class SandboxState:
         return time.time() + self.data["clock_offset"]
 
     def save(self) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".state-")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.data, f, indent=1)
-        Path(tmp).replace(self._file)
+        write_replacing(self._file, json.dumps(self.data, indent=1).encode())
 
     def take_fault(self, route: str) -> Fault | None:
         with self._lock:

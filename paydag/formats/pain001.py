@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
-import tempfile
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
@@ -28,6 +26,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+from paydag.atomic import replacing
 from paydag.formats.bank_profiles import BankProfile, PartyId
 from paydag.formats.xsd_stream import XsdCheckProcess
 from paydag.money import format_amount
@@ -219,26 +218,19 @@ def build_pain001(
 
     writer = _Writer(company=company, profile=profile, version=version, msg_id=msg_id)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    tmp = Path(tmp_name)
     validator = XsdCheckProcess(version.xsd, f"{{{version.namespace}}}CdtTrfTxInf")
     try:
-        with os.fdopen(fd, "wb") as file:
+        with replacing(out) as file:  # the file gets its name only when it is whole and valid
             sink = _Sink(file, validator)
             writer.document(sink, created_at, count, total, zip(infos, (g for _, g in ordered), strict=True))
             sink.flush()
-            file.flush()
-            os.fsync(file.fileno())
-        error = validator.finish()
-        if error:
-            raise Pain001SchemaError(
-                f"pain.001.001.{version.value} for batch {msg_id} is not XSD-valid: {error}"
-            )
-        tmp.replace(out)
+            error = validator.finish()
+            if error:
+                raise Pain001SchemaError(
+                    f"pain.001.001.{version.value} for batch {msg_id} is not XSD-valid: {error}"
+                )
     except BaseException:
         validator.kill()
-        tmp.unlink(missing_ok=True)
         raise
 
     return BuiltPain001(

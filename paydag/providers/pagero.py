@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from paydag.atomic import write_replacing
 from paydag.providers.channel import (
     FileStatus,
     ProviderError,
@@ -71,17 +71,7 @@ class TokenStore:
             return {}
 
     def save(self, tokens: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".token-", dir=self.path.parent)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(tokens, f)
-                f.flush()
-                os.fsync(f.fileno())
-            Path(tmp).replace(self.path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        write_replacing(self.path, json.dumps(tokens).encode(), mode=0o600)
 
 
 class PageroChannel:
