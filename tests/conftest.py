@@ -20,6 +20,25 @@ TODAY = date(2026, 11, 20)
 BANK_DAY = "2026-11-24"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reads the outside corpus of genuine bank and Swedbank Pay files is `conformance`."""
+    for item in items:
+        if "shared_fixtures" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.conformance)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line saying how many conformance tests did not run, when the corpus is not there."""
+    left_out = [
+        r for r in terminalreporter.stats.get("skipped", []) if "conformance" in getattr(r, "keywords", {})
+    ]
+    if left_out:
+        terminalreporter.write_line(
+            f"{len(left_out)} conformance test(s) did not run: the corpus of genuine files is not at "
+            f"{SHARED_FIXTURES}"
+        )
+
+
 @pytest.fixture(scope="session")
 def shared_fixtures() -> Path:
     if not SHARED_FIXTURES.is_dir():
