@@ -7,7 +7,15 @@ from datetime import date
 from prefect import flow
 from prefect.runtime import flow_run
 
-from tasks.reconcile import reconcile_reports
+from tasks.reconcile import (
+    carry_exceptions_forward,
+    publish,
+    read_captures_export,
+    read_curated_settlement,
+    reconcile_rows,
+    write_report,
+)
+from tasks.resources import settings
 
 
 def _run_name() -> str:
@@ -27,4 +35,18 @@ def reconcile_settlement(
         accounting_nos: the curated reports to reconcile (AccountingNo); every curated report when empty
         as_of: the day ages are counted to; today when empty
     """
-    return reconcile_reports(accounting_nos, captures, as_of)
+    day = as_of or settings().today()
+    exported = read_captures_export(captures)
+    settlement = read_curated_settlement(accounting_nos)
+    report = reconcile_rows(settlement, exported, day)
+    out = write_report(report, day)
+    exceptions = carry_exceptions_forward(report, settlement)
+    counts = publish(report, settlement, exceptions, captures, day)
+    update = exceptions[0]
+    return {
+        "reports": settlement.names,
+        "as_of": day.isoformat(),
+        "counts": counts,
+        "out": out,
+        "exceptions": {"opened": update.opened, "still_open": update.still_open, "resolved": update.resolved},
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.sync import sync_credit_accounts_task
+from tasks.sync import advance_watermark, curate_credit_accounts, fetch_credit_accounts, validate_bills
 
 
 @flow(name="sync-credit-accounts", flow_run_name="sync credit accounts {company}")
@@ -15,4 +15,9 @@ def sync_credit_accounts(company: str = "demo") -> dict[str, object]:
     Args:
         company: company id in the paydag configuration
     """
-    return sync_credit_accounts_task(company)
+    snapshot = fetch_credit_accounts(company)
+    validate_bills(snapshot)
+    curated = curate_credit_accounts(snapshot)
+    advance_watermark(snapshot)
+    return {"accounts": len(snapshot.accounts), "bills": len(snapshot.bills), "transactions": len(snapshot.transactions),
+            "curated": curated, "raw_keys": snapshot.raw_keys}  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.sync import sync_consents_task
+from tasks.sync import apply_consent_differences, publish_consent_changes, read_desired_consents
 
 
 @flow(name="sync-eft-consents", flow_run_name="sync consents {desired}")
@@ -15,4 +15,6 @@ def sync_eft_consents(desired: str) -> dict[str, object]:
     Args:
         desired: the CSV, a local path or an s3:// URI
     """
-    return sync_consents_task(desired)
+    wanted = read_desired_consents(desired)
+    changes = apply_consent_differences(wanted)
+    return publish_consent_changes(changes)

@@ -1,56 +1,108 @@
-"""Tasks of the settlement reconciliation: one vectorised reconciliation over whole tables, then the
-exceptions carried forward and the report published."""
+"""Tasks of the settlement reconciliation, one per step: read the curated reports and the captures
+export, reconcile them (one vectorised pass over whole tables), write the report, carry the exceptions
+forward in the register, publish. Retries sit on the reads and the register only."""
 
 from __future__ import annotations
 
 import tempfile
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from paydag import reconcile
+from paydag.register import ExceptionsUpdate, ReconException
 from paydag.storage import fetch_input
 from tasks import resources
+from tasks.retry import RETRY_DELAYS, transient
 
 
-@task(name="reconcile-settlement-rows", cache_policy=NO_CACHE)
-def reconcile_reports(
-    accounting_nos: list[str] | None, captures: str | None, as_of: date | None
-) -> dict[str, object]:
-    """Curated reports (these, or all) against a captures export; the report written, exceptions updated."""
+@dataclass(frozen=True)
+class CuratedSettlement:
+    rows: pd.DataFrame  # the reports to reconcile
+    earlier: pd.DataFrame  # every other curated report, for reversals of earlier captures
+    names: list[str]
+
+    @property
+    def label(self) -> str:
+        return ", ".join(self.names)
+
+
+@task(name="read-curated-settlement", cache_policy=NO_CACHE)
+def read_curated_settlement(accounting_nos: list[str] | None) -> CuratedSettlement:
+    return CuratedSettlement(*reconcile.curated_settlement(resources.settings().curated_dir, accounting_nos))
+
+
+@task(
+    name="read-captures-export",
+    retries=3,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=transient,
+    cache_policy=NO_CACHE,
+)
+def read_captures_export(captures: str | None) -> pd.DataFrame:
     s = resources.settings()
     captures = captures or s.captures_export
     if not captures:
         raise ValueError("no captures export: pass `captures` or set PAYDAG_CAPTURES_EXPORT")
-    settlement, earlier, names = reconcile.curated_settlement(s.curated_dir, accounting_nos)
     s.home.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=s.home) as workdir:
-        exported = reconcile.read_captures(fetch_input(captures, Path(workdir)))
-    day = as_of or s.today()
-    report = reconcile.reconcile_settlement(settlement, exported, as_of=day, earlier_settlement=earlier)
-    paths = reconcile.write_report(report, s.home / "reports", day)
+        return reconcile.read_captures(fetch_input(captures, Path(workdir)))
+
+
+@task(name="reconcile-settlement-rows", cache_policy=NO_CACHE)
+def reconcile_rows(settlement: CuratedSettlement, exported: pd.DataFrame, day: date) -> pd.DataFrame:
+    """Every settled row and every capture in one state: matched, amount mismatch, missing, unexpected, …"""
+    report = reconcile.reconcile_settlement(
+        settlement.rows, exported, as_of=day, earlier_settlement=settlement.earlier
+    )
+    get_run_logger().info("reconciled %s: %s", settlement.label, reconcile.state_counts(report))
+    return report
+
+
+@task(name="write-reconciliation-report", cache_policy=NO_CACHE)
+def write_report(report: pd.DataFrame, day: date) -> list[str]:
+    return [str(p) for p in reconcile.write_report(report, resources.settings().home / "reports", day)]
+
+
+@task(
+    name="carry-exceptions-forward",
+    retries=3,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=transient,
+    cache_policy=NO_CACHE,
+)
+def carry_exceptions_forward(
+    report: pd.DataFrame, settlement: CuratedSettlement
+) -> tuple[ExceptionsUpdate, list[ReconException]]:
+    """Open, keep or resolve the register's exceptions (idempotent: run again, the same outcome)."""
     items, matched = reconcile.settlement_exceptions(report)
-    label = ", ".join(names)
     with closing(resources.register()) as register:
-        update = register.update_exceptions(
-            "settlement",
-            open_items=items,
-            matched_keys=matched,
-            resolution=f"matched in {label}",
-            now=datetime.now(UTC),
-        )
-        open_exceptions = register.exceptions("settlement")
+        update = register.update_exceptions("settlement", open_items=items, matched_keys=matched,
+                                            resolution=f"matched in {settlement.label}", now=datetime.now(UTC))  # fmt: skip
+        return update, register.exceptions("settlement")
+
+
+@task(name="publish-reconciliation", cache_policy=NO_CACHE)
+def publish(
+    report: pd.DataFrame,
+    settlement: CuratedSettlement,
+    exceptions: tuple[ExceptionsUpdate, list[ReconException]],
+    captures: str | None,
+    day: date,
+) -> dict[str, int]:
+    update, open_exceptions = exceptions
     counts = reconcile.state_counts(report)
-    get_run_logger().info("reconciled %s: %s", label, counts)
     create_table_artifact(
         key="reconciliation-states",
-        table=[{"state": k, "rows": v} for k, v in counts.items()] + [{"state": f"report level: {r['accounting_no']}", "rows": r["rows"], **r} for r in reconcile.report_level(settlement)],
-        description=f"Settlement {label} against {captures} as of {day}: rows per state; "
-        f"{update.opened} exception(s) opened, {update.resolved} resolved",
+        table=[{"state": k, "rows": v} for k, v in counts.items()] + [{"state": f"report level: {r['accounting_no']}", "rows": r["rows"], **r} for r in reconcile.report_level(settlement.rows)],
+        description=f"Settlement {settlement.label} against {captures or resources.settings().captures_export} as of {day}: "
+        f"rows per state; {update.opened} exception(s) opened, {update.resolved} resolved",
     )  # fmt: skip
     create_table_artifact(
         key="reconciliation-open-exceptions",
@@ -60,10 +112,4 @@ def reconcile_reports(
         ],
         description=f"{len(open_exceptions)} open reconciliation exception(s): work through them; the next run updates them",
     )  # fmt: skip
-    return {
-        "reports": names,
-        "as_of": day.isoformat(),
-        "counts": counts,
-        "out": [str(p) for p in paths],
-        "exceptions": {"opened": update.opened, "still_open": update.still_open, "resolved": update.resolved},
-    }
+    return counts

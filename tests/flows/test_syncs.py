@@ -89,3 +89,39 @@ def test_reconcile_incoming_defaults_to_the_synced_bills(sandbox_env: str) -> No
     after = CliRunner().invoke(app, ["reconcile-incoming", "--json"])
     assert after.exit_code == 0, after.output
     assert json.loads(after.stdout)["bills"] == "synced"
+
+
+def test_a_failed_curation_fails_its_own_step_with_the_accounts_fetched_once(
+    sandbox_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One task per step: the UI shows fetch, validate, curate and watermark as steps of their own, and
+    a write that fails is a failed curate step, with the fetch done once."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    fetched = []
+    real_fetch, real_curate = sync.fetch_credit_accounts, sync.curate_credit_accounts
+
+    def counting(*args, **kwargs):
+        fetched.append(1)
+        return real_fetch(*args, **kwargs)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sync, "fetch_credit_accounts", counting)
+    monkeypatch.setattr(sync, "curate_credit_accounts", full_disk)
+    state = sync_credit_accounts(return_state=True)
+    assert state.is_failed() and len(fetched) == 1
+    assert not (load_settings().home / "watermarks" / "payex.json").exists()
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+        )
+    steps = {r.name.rsplit("-", 1)[0]: r.state.name for r in runs}
+    assert steps == {
+        "fetch-credit-accounts": "Completed",
+        "validate-credit-account-bills": "Completed",
+        "curate-credit-accounts": "Failed",
+    }
+    # the watermark step never ran: the next sync fetches the same transactions again
