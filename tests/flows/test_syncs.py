@@ -100,7 +100,7 @@ def test_a_failed_curation_fails_its_own_step_with_the_accounts_fetched_once(
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     fetched = []
-    real_fetch, real_curate = sync.fetch_credit_accounts, sync.curate_credit_accounts
+    real_fetch = sync.fetch_credit_accounts
 
     def counting(*args, **kwargs):
         fetched.append(1)
