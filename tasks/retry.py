@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from paydag.providers.channel import ProviderUnavailable
+from paydag.providers.errors import ProviderUnavailable
 
 RETRY_DELAYS = [10, 30, 90, 270, 600]  # seconds; the provider may be down for minutes
 

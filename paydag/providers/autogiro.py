@@ -19,7 +19,7 @@ from lxml import etree
 
 from paydag import identifiers
 from paydag.formats.xml import FormatError, parse_document
-from paydag.providers.channel import ProviderError
+from paydag.providers.errors import ConsentInvalid, ProviderError
 from paydag.providers.http import Retry, request
 
 log = logging.getLogger("paydag.autogiro")
@@ -43,10 +43,6 @@ def _install_redaction() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _Redact) for f in logger.filters):
             logger.addFilter(_Redact())
-
-
-class ConsentInvalid(ValueError):
-    """A consent request failed a check before it was sent; the message says which value and why."""
 
 
 @dataclass(frozen=True)

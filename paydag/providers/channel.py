@@ -10,28 +10,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from paydag.providers.errors import ProviderError, ProviderUnavailable
+
+__all__ = ["PaymentChannel", "ProviderError", "ProviderUnavailable", "SendMode"]
+
 
 class SendMode(StrEnum):
     PRODUCTION = "Production"
     TEST = "Test"  # not legally binding
     CERTIFICATION = "Certification"  # the full flow, never delivered
-
-
-class ProviderError(Exception):
-    """The provider answered with an error that retrying will not fix (a 4xx)."""
-
-    def __init__(self, status: int, message: str, *, method: str = "", path: str = "") -> None:
-        super().__init__(f"{method} {path}: {status} {message}".strip())
-        self.status = status
-        self.message = message
-
-
-class ProviderUnavailable(Exception):
-    """The provider could not be reached or kept failing (transport errors, 429, 5xx) after retries.
-
-    After an upload this means: the file may or may not have arrived. Look it up by senderReference
-    before uploading again.
-    """
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from paydag.providers.channel import ProviderUnavailable
+from paydag.providers.errors import ProviderUnavailable
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})  # 501 "not implemented/configured" never passes
 

@@ -20,26 +20,12 @@ from typing import Any
 
 import httpx
 
+from paydag.providers.errors import PayExProblem
 from paydag.providers.http import Retry, request
 
 log = logging.getLogger("paydag.payex")
 
 MAX_PAGES = 10_000
-
-
-class PayExProblem(Exception):
-    """The API refused a request (application/problem+json): status, title, detail and field problems."""
-
-    def __init__(
-        self, status: int, title: str, detail: str | None, problems: list[tuple[str, str]], path: str
-    ) -> None:
-        fields = "; ".join(f"{f}: {m}" for f, m in problems)
-        super().__init__(
-            f"{path}: {status} {title}"
-            + (f": {detail}" if detail else "")
-            + (f" ({fields})" if fields else "")
-        )
-        self.status, self.title, self.detail, self.problems = status, title, detail, problems
 
 
 def _problem(response: httpx.Response, path: str) -> PayExProblem:
