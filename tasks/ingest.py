@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from paydag import ingest
 from paydag.storage import fetch_input, safe_name
 from tasks import events, resources
-from tasks.retry import RETRY_DELAYS, transient
+from tasks.retry import io_task
 
 
 @task(name="find-new-settlement-reports", cache_policy=NO_CACHE)
@@ -36,13 +36,7 @@ def waiting_reports(company: str) -> list[str]:
     return found
 
 
-@task(
-    name="archive-settlement-report",
-    retries=3,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=transient,
-    cache_policy=NO_CACHE,
-)
+@io_task("archive-settlement-report")
 def archive_report(source: str, company: str) -> ingest.Archived:
     """Keep the raw report before anything else reads it."""
     s = resources.settings()

@@ -12,7 +12,7 @@ from paydag import poll
 from paydag.bankdays import bank_days_before, non_bank_day_reason
 from paydag.providers.channel import ReceivedDocument
 from tasks import events, resources
-from tasks.retry import RETRY_DELAYS, transient
+from tasks.retry import io_task
 
 
 @task(name="check-bank-day", cache_policy=NO_CACHE)
@@ -28,14 +28,7 @@ def non_bank_day(bank_days_only: bool) -> str | None:
     return None
 
 
-@task(
-    name="list-return-files",
-    retries=5,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=transient,
-    cache_policy=NO_CACHE,
-    tags=["pagero-api"],
-)
+@io_task("list-return-files", retries=5, provider="pagero-api")
 def list_documents(company: str) -> list[ReceivedDocument]:
     provider_id = resources.settings().company(company).provider_company_id
     with closing(resources.channel(company)) as channel:
@@ -44,15 +37,7 @@ def list_documents(company: str) -> list[ReceivedDocument]:
     return documents
 
 
-@task(
-    name="receive-return-file",
-    task_run_name="receive {document.name}",
-    retries=5,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=transient,
-    cache_policy=NO_CACHE,
-    tags=["pagero-api"],
-)
+@io_task("receive-return-file", retries=5, provider="pagero-api", task_run_name="receive {document.name}")
 def receive_document(company: str, document: ReceivedDocument) -> poll.DocumentOutcome:
     """Download, store raw, register, classify, parse and apply one document (not acknowledged yet);
     announce it with a `paydag.file.stored` event."""
@@ -84,14 +69,7 @@ def receive_document(company: str, document: ReceivedDocument) -> poll.DocumentO
     return outcome
 
 
-@task(
-    name="acknowledge-return-files",
-    retries=5,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=transient,
-    cache_policy=NO_CACHE,
-    tags=["pagero-api"],
-)
+@io_task("acknowledge-return-files", retries=5, provider="pagero-api")
 def acknowledge(company: str, outcomes: list[poll.DocumentOutcome]) -> list[str]:
     """Acknowledge at the provider only what is durable in the raw store and the register."""
     with closing(resources.channel(company)) as channel:

@@ -19,7 +19,7 @@ from paydag import reconcile
 from paydag.register import ExceptionsUpdate, ReconException
 from paydag.storage import fetch_input
 from tasks import resources
-from tasks.retry import RETRY_DELAYS, transient
+from tasks.retry import io_task
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,7 @@ def read_curated_settlement(accounting_nos: list[str] | None) -> CuratedSettleme
     return CuratedSettlement(*reconcile.curated_settlement(resources.settings().curated_dir, accounting_nos))
 
 
-@task(
-    name="read-captures-export",
-    retries=3,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=transient,
-    cache_policy=NO_CACHE,
-)
+@io_task("read-captures-export")
 def read_captures_export(captures: str | None) -> pd.DataFrame:
     s = resources.settings()
     captures = captures or s.captures_export
@@ -70,13 +64,7 @@ def write_report(report: pd.DataFrame, day: date) -> list[str]:
     return [str(p) for p in reconcile.write_report(report, resources.settings().home / "reports", day)]
 
 
-@task(
-    name="carry-exceptions-forward",
-    retries=3,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=transient,
-    cache_policy=NO_CACHE,
-)
+@io_task("carry-exceptions-forward")
 def carry_exceptions_forward(
     report: pd.DataFrame, settlement: CuratedSettlement
 ) -> tuple[ExceptionsUpdate, list[ReconException]]:

@@ -21,7 +21,7 @@ from paydag.payables import PaymentBatch
 from paydag.providers.channel import FileStatus, SendMode
 from paydag.storage import RawObject, fetch_input
 from tasks import resources
-from tasks.retry import RETRY_DELAYS, transient
+from tasks.retry import io_task
 
 
 def _artifact_key(kind: str, company: str) -> str:
@@ -79,13 +79,7 @@ def build_file(batch: PaymentBatch, company: str, file_format: str) -> BuiltPain
         )
 
 
-@task(
-    name="archive-file",
-    retries=3,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=transient,
-    cache_policy=NO_CACHE,
-)
+@io_task("archive-file")
 def archive_file(built: BuiltPain001, company: str) -> RawObject:
     """Keep the built file in the raw store before anything else happens to it."""
     raw = send.archive_file(built, company_id=company, raw_store=resources.raw_store())
@@ -93,26 +87,13 @@ def archive_file(built: BuiltPain001, company: str) -> RawObject:
     return raw
 
 
-@task(
-    name="register-built",
-    retries=3,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=transient,
-    cache_policy=NO_CACHE,
-)
+@io_task("register-built")
 def register_built(built: BuiltPain001, raw: RawObject, batch: PaymentBatch) -> str:
     with closing(resources.register()) as register:
         return send.register_built(register, built, raw, batch).state.value
 
 
-@task(
-    name="deliver-file",
-    retries=5,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=transient,
-    cache_policy=NO_CACHE,
-    tags=["pagero-api"],
-)
+@io_task("deliver-file", retries=5, provider="pagero-api")
 def deliver_file(msg_id: str, company: str, send_mode: str) -> send.SendOutcome:
     """Upload the archived file unless the register or the provider already has it."""
     s = resources.settings()
@@ -131,14 +112,7 @@ def deliver_file(msg_id: str, company: str, send_mode: str) -> send.SendOutcome:
     return outcome
 
 
-@task(
-    name="follow-file-status",
-    retries=5,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=transient,
-    cache_policy=NO_CACHE,
-    tags=["pagero-api"],
-)
+@io_task("follow-file-status", retries=5, provider="pagero-api")
 def follow_status(msg_id: str, company: str) -> FileStatus:
     with closing(resources.register()) as register, closing(resources.channel(company)) as channel:
         return send.follow_status(msg_id, register=register, channel=channel)

@@ -16,21 +16,14 @@ from paydag import resources as domain_resources
 from paydag import sync
 from paydag.storage import fetch_input
 from tasks import resources
-from tasks.retry import RETRY_DELAYS, transient
+from tasks.retry import io_task
 
 
 def _watermark() -> sync.Watermark:
     return sync.Watermark(resources.settings().home / "watermarks" / "payex.json")
 
 
-@task(
-    name="fetch-credit-accounts",
-    retries=3,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=transient,
-    cache_policy=NO_CACHE,
-    tags=["payex-api"],
-)
+@io_task("fetch-credit-accounts", provider="payex-api")
 def fetch_credit_accounts(company: str) -> sync.CreditAccountSnapshot:
     """The configured accounts, their bills and the transactions since the watermark; raw JSON kept."""
     s = resources.settings()
@@ -69,13 +62,7 @@ def advance_watermark(snapshot: sync.CreditAccountSnapshot) -> None:
     )
 
 
-@task(
-    name="read-desired-consents",
-    retries=3,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=transient,
-    cache_policy=NO_CACHE,
-)
+@io_task("read-desired-consents")
 def read_desired_consents(desired: str) -> list[dict[str, str]]:
     s = resources.settings()
     s.home.mkdir(parents=True, exist_ok=True)
