@@ -146,8 +146,8 @@ class Claims:
 
     @staticmethod
     def _now(s: Session) -> datetime:
-        if s.get_bind().dialect.name == "postgresql":
-            return s.scalar(select(func.now())).astimezone(UTC)
+        if s.get_bind().dialect.name == "postgresql":  # the time now, not the transaction's start
+            return s.scalar(select(func.clock_timestamp())).astimezone(UTC)
         return datetime.now(UTC)
 
     @staticmethod
