@@ -2,8 +2,8 @@
 and hands it to the domain code; flows are imported lazily, per command.
 
 Exit codes: 0 success; 1 the input is invalid (every reason printed); 2 the input could not be read or
-is of an unsupported kind; 3 the run failed for another reason (provider or storage unavailable), and
-can be run again. `--json` prints one JSON document on stdout.
+is of an unsupported kind; 3 the run failed for another reason (provider or storage unavailable,
+another run holding the company's claim), and can be run again. `--json` prints one JSON document on stdout.
 """
 
 from __future__ import annotations
