@@ -1,4 +1,5 @@
-"""Shared test fixtures: the real sample files in ../shared/fixtures, a configured company, valid rows."""
+"""Test fixtures: the project's own sample files (tests/fixtures/), the outside corpus of genuine files
+when it is beside the checkout, a configured company, valid rows, real services."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
+SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"  # the conformance corpus, outside the repository
+FIXTURES = REPO / "tests" / "fixtures"  # written for this project: see tests/fixtures/README.md
+SETTLEMENT_V1 = FIXTURES / "settlement" / "paydag_v1_R9001-0001.xml"  # 10 rows, 45 264.00 SEK, CRLF
+SETTLEMENT_V2 = FIXTURES / "settlement" / "paydag_v2_R9002-0001.xml"  # 12 rows, 18 978.00 SEK
+BUNDLED_XSD = REPO / "paydag" / "formats" / "xsd"  # the schemas the pain.001 builder checks with
 
 # A Friday; the next bank days are Monday 2026-11-23 onwards. Tests pin "today" so that they mean
 # the same thing on any day they run.

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from paydag.cli.demo import Stack, free_port
-from tests.conftest import REPO
+from tests.conftest import REPO, SETTLEMENT_V2
 from tests.paydag.test_cli import paydag
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -22,7 +22,6 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]  # fmt: skip
 SCREENSHOTS = REPO / ".artifacts" / "ui"
-V2 = "swedbankpay_v2_optionA_R1234-0001.xml"
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
@@ -41,14 +40,10 @@ def prefect_ui(tmp_path: Path) -> Iterator[str]:
         stack.stop()
 
 
-def test_a_flow_run_and_its_artifact_table_in_the_ui(
-    prefect_ui: str, shared_fixtures: Path, tmp_path: Path
-) -> None:
+def test_a_flow_run_and_its_artifact_table_in_the_ui(prefect_ui: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    ran = paydag(
-        "ingest", str(shared_fixtures / "settlement" / V2), cwd=tmp_path, PREFECT_API_URL=f"{prefect_ui}/api"
-    )
+    ran = paydag("ingest", str(SETTLEMENT_V2), cwd=tmp_path, PREFECT_API_URL=f"{prefect_ui}/api")
     assert ran.returncode == 0, ran.stderr[-2000:]
     [run] = httpx.post(f"{prefect_ui}/api/flow_runs/filter", json={"limit": 5}).json()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -62,7 +57,7 @@ def test_a_flow_run_and_its_artifact_table_in_the_ui(
             expect(page.get_by_text("Completed", exact=True).first).to_be_visible()
 
             page.get_by_text("Artifacts", exact=True).first.click()
-            card = page.get_by_text("settlement-validation-r1234-0001").first
+            card = page.get_by_text("settlement-validation-r9002-0001").first
             expect(card).to_be_visible()
             page.screenshot(path=SCREENSHOTS / "flow-run.png", full_page=True)
 

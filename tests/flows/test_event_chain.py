@@ -19,11 +19,10 @@ from flows.poll_returns import poll_return_files
 from flows.reconcile_settlement import reconcile_settlement
 from paydag.formats.settlement import parse_settlement
 from tasks import events
+from tests.conftest import SETTLEMENT_V2
 
-V2 = "swedbankpay_v2_optionA_R1234-0001.xml"
 
-
-def deliver(sandbox_url: str, report: bytes, name: str = "TL-R1234-0001.xml") -> None:
+def deliver(sandbox_url: str, report: bytes, name: str = "TL-R9002-0001.xml") -> None:
     """A settlement report in the company's Pagero inbox, as Swedbank Pay delivers it."""
     httpx.post(
         f"{sandbox_url}/_sandbox/documents",
@@ -51,12 +50,11 @@ def emitted(run: State, name: str, count: int = 1) -> list[dict]:
 
 def test_poll_ingest_reconcile_are_chained_by_events(
     sandbox_url: str,
-    shared_fixtures: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PAYDAG_PAGERO_BASE_URL", sandbox_url)
-    report = (shared_fixtures / "settlement" / V2).read_bytes()
+    report = SETTLEMENT_V2.read_bytes()
     deliver(sandbox_url, report)
 
     poll_run = poll_return_files(company="demo", return_state=True)
@@ -75,7 +73,7 @@ def test_poll_ingest_reconcile_are_chained_by_events(
     ingested = ingest_run.result()
     assert ingested["state"] == "CURATED" and ingested["raw_key"] == payload["raw_key"]
     [curated] = emitted(ingest_run, events.SETTLEMENT_CURATED)
-    assert curated["payload"]["accounting_no"] == "R1234-0001"
+    assert curated["payload"]["accounting_no"] == "R9002-0001"
     assert curated["payload"]["rows"] == ingested["rows"]
 
     # What the reconciliation trigger starts: that report, the captures export from the configuration.
@@ -88,12 +86,12 @@ def test_poll_ingest_reconcile_are_chained_by_events(
     export.to_csv(tmp_path / "captures.csv", index=False)
     monkeypatch.setenv("PAYDAG_CAPTURES_EXPORT", str(tmp_path / "captures.csv"))
     result = reconcile_settlement(accounting_nos=[curated["payload"]["accounting_no"]], as_of="2022-12-02")
-    assert result["counts"] == {"matched": len(rows)}
+    assert result["counts"] == {"matched": len(rows) - 1, "reversal linked": 1}  # the Swish credit
 
     # A second ingest of the same key is a no-op that announces the report again (at-least-once).
     again = ingest_settlement_report(raw_key=payload["raw_key"], company="demo", return_state=True)
     assert again.result()["state"] == "ALREADY"
-    assert emitted(again, events.SETTLEMENT_CURATED)[0]["payload"]["accounting_no"] == "R1234-0001"
+    assert emitted(again, events.SETTLEMENT_CURATED)[0]["payload"]["accounting_no"] == "R9002-0001"
 
 
 def test_reconcile_without_a_captures_export_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,24 +101,24 @@ def test_reconcile_without_a_captures_export_says_what_to_set(monkeypatch: pytes
 
 
 def test_a_kept_report_whose_event_was_lost_is_ingested_by_the_scheduled_run(
-    sandbox_url: str, shared_fixtures: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PAYDAG_PAGERO_BASE_URL", sandbox_url)
-    deliver(sandbox_url, (shared_fixtures / "settlement" / V2).read_bytes())
+    deliver(sandbox_url, SETTLEMENT_V2.read_bytes())
     poll_return_files(company="demo")  # the report kept and handed over; no ingest runs here
 
     morning = ingest_settlement_report()  # the schedule: no source, no raw_key
     [(raw_key, outcome)] = morning["reports"].items()
     assert raw_key.startswith("incoming/demo/") and outcome["state"] == "CURATED"
-    assert outcome["accounting_no"] == "R1234-0001"
+    assert outcome["accounting_no"] == "R9002-0001"
     assert ingest_settlement_report() == {"reports": {}}  # taken once
 
 
 def test_a_second_copy_of_a_curated_report_is_closed_not_taken_every_morning(
-    sandbox_url: str, shared_fixtures: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PAYDAG_PAGERO_BASE_URL", sandbox_url)
-    report = shared_fixtures / "settlement" / V2
+    report = SETTLEMENT_V2
     assert ingest_settlement_report(source=str(report))["state"] == "CURATED"
     deliver(sandbox_url, report.read_bytes() + b"\n")  # the same AccountingNo, other bytes, through Pagero
     poll_return_files(company="demo")

@@ -1,4 +1,4 @@
-"""ingest-settlement-report under Prefect: genuine files curated, a tampered one quarantined for the
+"""ingest-settlement-report under Prefect: v1 and v2 reports curated, a tampered one quarantined for the
 right reason, bad input refused with nothing lost, the same report again a no-op."""
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from paydag import resources
 from paydag.formats.xml import FormatError
 from paydag.ingest import SettlementInvalid
 from paydag.settings import load_settings
-
-V1 = "swedbankpay_v1_optionB_R1005-0001.xml"
-V2 = "swedbankpay_v2_optionA_R1234-0001.xml"
+from tests.conftest import SETTLEMENT_V1, SETTLEMENT_V2
 
 
 def register():
@@ -24,13 +22,12 @@ def register():
 
 
 @pytest.mark.parametrize(
-    ("name", "accounting_no", "rows", "total"),
-    [(V1, "R1005-0001", 207, 16368800), (V2, "R1234-0001", 134, 12495000)],
+    ("path", "accounting_no", "rows", "total"),
+    [(SETTLEMENT_V1, "R9001-0001", 10, 4526400), (SETTLEMENT_V2, "R9002-0001", 12, 1897800)],
+    ids=["v1", "v2"],
 )
-def test_genuine_reports_are_curated_once(
-    shared_fixtures: Path, name: str, accounting_no: str, rows: int, total: int
-) -> None:
-    source = str(shared_fixtures / "settlement" / name)
+def test_reports_are_curated_once(path: Path, accounting_no: str, rows: int, total: int) -> None:
+    source = str(path)
     result = ingest_settlement_report(source=source)
     assert (result["accounting_no"], result["state"], result["rows"]) == (accounting_no, "CURATED", rows)
     curated = pd.read_parquet(result["curated_path"])
@@ -49,18 +46,18 @@ def test_genuine_reports_are_curated_once(
     reg.close()
 
 
-def test_a_report_that_no_longer_adds_up_is_quarantined(shared_fixtures: Path, tmp_path: Path) -> None:
-    data = (shared_fixtures / "settlement" / V2).read_bytes()
-    tampered = tmp_path / "R1234-0001-tampered.xml"
+def test_a_report_that_no_longer_adds_up_is_quarantined(tmp_path: Path) -> None:
+    data = SETTLEMENT_V2.read_bytes()
+    tampered = tmp_path / "R9002-0001-tampered.xml"
     tampered.write_bytes(re.sub(rb"\s*<Transaction [^>]*/>", b"", data, count=1))
     with pytest.raises(SettlementInvalid, match="expect_table_row_count_to_equal") as caught:
         ingest_settlement_report(source=str(tampered))
     assert "expect_column_sum_to_be_between(amount_minor)" in str(caught.value)
     reg = register()
-    record = reg.settlement("R1234-0001")
+    record = reg.settlement("R9002-0001")
     reg.close()
     assert record.state == "QUARANTINED" and record.curated_path is None
-    assert not (load_settings().curated_dir / "settlement" / "R1234-0001.parquet").exists()
+    assert not (load_settings().curated_dir / "settlement" / "R9002-0001.parquet").exists()
     store = resources.open_store(load_settings())
     assert [k for k in store.list("quarantine/settlement/") if k.endswith("tampered.xml")]
 
@@ -83,15 +80,13 @@ def test_bad_input_is_refused_and_kept(tmp_path: Path, content: bytes, reason: s
     assert [k for k in store.list("quarantine/settlement/") if k.endswith("report.bin")]
 
 
-def test_new_reports_in_the_inbox_are_ingested_once(
-    shared_fixtures: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_new_reports_in_the_inbox_are_ingested_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     monkeypatch.setenv("PAYDAG_SETTLEMENT_INBOX", str(inbox))
-    for name in (V1, V2):
-        (inbox / name).write_bytes((shared_fixtures / "settlement" / name).read_bytes())
-    (inbox / "copy-of-v1.xml").write_bytes((shared_fixtures / "settlement" / V1).read_bytes())  # same bytes
+    for path in (SETTLEMENT_V1, SETTLEMENT_V2):
+        (inbox / path.name).write_bytes(path.read_bytes())
+    (inbox / "copy-of-v1.xml").write_bytes(SETTLEMENT_V1.read_bytes())  # same bytes
     first = ingest_settlement_report()
     states = {Path(k).name: v["state"] for k, v in first["reports"].items()}
     assert (

@@ -15,7 +15,17 @@ import pytest
 from lxml import etree
 
 from paydag.samples import sample_payables, write_payables_csv
-from tests.conftest import MIXED_ROWS, REPO, TODAY, row, write_csv
+from tests.conftest import (
+    BUNDLED_XSD,
+    FIXTURES,
+    MIXED_ROWS,
+    REPO,
+    SETTLEMENT_V1,
+    SETTLEMENT_V2,
+    TODAY,
+    row,
+    write_csv,
+)
 
 PAYDAG = Path(sys.executable).with_name("paydag")
 
@@ -38,7 +48,7 @@ def build(payables: Path, out: Path, *extra: str, cwd: Path) -> subprocess.Compl
     return paydag("build-pain001", str(payables), *args, *extra, cwd=cwd)
 
 
-def test_builds_an_xsd_valid_file_from_every_kind_of_payment(tmp_path: Path, shared_fixtures: Path) -> None:
+def test_builds_an_xsd_valid_file_from_every_kind_of_payment(tmp_path: Path) -> None:
     payables = write_csv(tmp_path / "payables.csv", MIXED_ROWS)
     out = tmp_path / "out" / "pain001.xml"
     result = build(payables, out, "--json", cwd=tmp_path)
@@ -49,7 +59,7 @@ def test_builds_an_xsd_valid_file_from_every_kind_of_payment(tmp_path: Path, sha
     assert Decimal(report["ctrl_sum"]) == sum(Decimal(r["amount"]) for r in MIXED_ROWS)
 
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    schema = etree.XMLSchema(etree.parse(str(shared_fixtures / "xsd" / "pain.001.001.03.xsd"), parser))
+    schema = etree.XMLSchema(etree.parse(str(BUNDLED_XSD / "pain.001.001.03.xsd"), parser))
     doc = etree.parse(str(out), parser)
     schema.assertValid(doc)
     ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
@@ -166,20 +176,25 @@ def test_sandbox_on_a_taken_port_exits_2(tmp_path: Path, sandbox_url: str) -> No
     assert f"127.0.0.1:{port} is in use" in result.stderr
 
 
-def test_parse_reports_kind_counts_and_writes_rows(tmp_path: Path, shared_fixtures: Path) -> None:
-    txn = shared_fixtures / "pain002" / "nordea_pain.002.001.03_txn_reject.xml"
+def test_parse_reports_kind_counts_and_writes_rows(tmp_path: Path) -> None:
+    txn = FIXTURES / "pain002" / "paydag_pain.002.001.03_txn_reject.xml"
     result = paydag("parse", str(txn), "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert (report["label"], report["rows"], report["counts"]) == ("pain.002.001.03", 2, {"RJCT": 2})
-    assert report["row_data"][0]["reason_text"].startswith("CAP Invalid code")
+    assert (report["label"], report["rows"], report["counts"]) == (
+        "pain.002.001.03",
+        3,
+        {"ACCP": 1, "RJCT": 2},
+    )
+    [rejected] = [r for r in report["row_data"] if r["reason"] == "AC01"]
+    assert rejected["reason_text"] == "Kontonumret finns inte hos mottagarbanken"
 
-    camt = shared_fixtures / "camt054" / "postfinance_camt.054.001.04_debit.xml"
+    camt = FIXTURES / "camt054" / "paydag_camt.054.001.04_debit.xml"
     out = tmp_path / "rows.csv"
     result = paydag("parse", str(camt), "--out", str(out), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "camt.054.001.04 (debit), 1 row(s): DBIT 1" in result.stdout
-    assert "20190424001255000100006" in out.read_text()
+    assert "camt.054.001.04 (debit), 2 row(s): DBIT 2" in result.stdout
+    assert "BOOK-20261125-1-2" in out.read_text()
 
 
 def test_parse_refuses_what_it_cannot_read(tmp_path: Path) -> None:
@@ -208,53 +223,50 @@ def test_send_then_poll_by_hand(tmp_path: Path, sandbox_url: str, prefect_server
     assert {p["state"] for p in status["payments"]} == {"ACCEPTED"}
 
 
-def test_validate_exit_codes(tmp_path: Path, shared_fixtures: Path) -> None:
-    genuine = shared_fixtures / "settlement" / "swedbankpay_v1_optionB_R1005-0001.xml"
-    ok = paydag("validate", str(genuine), "--json", cwd=tmp_path)
+def test_validate_exit_codes(tmp_path: Path) -> None:
+    ok = paydag("validate", str(SETTLEMENT_V1), "--json", cwd=tmp_path)
     assert ok.returncode == 0 and json.loads(ok.stdout)["valid"] is True
     tampered = tmp_path / "t.xml"
-    tampered.write_bytes(genuine.read_bytes().replace(b'Amount="597.00"', b'Amount="598.00"', 1))
+    tampered.write_bytes(SETTLEMENT_V1.read_bytes().replace(b'Amount="8450.00"', b'Amount="8451.00"', 1))
     bad = paydag("validate", str(tampered), cwd=tmp_path)
     assert bad.returncode == 1
-    assert "expect_column_sum_to_be_between (amount_minor): observed 16368900" in bad.stderr
+    assert "expect_column_sum_to_be_between (amount_minor): observed 4526500" in bad.stderr
     (tmp_path / "x.xlsx").write_bytes(b"PK\x03\x04")
     unreadable = paydag("validate", str(tmp_path / "x.xlsx"), cwd=tmp_path)
     assert unreadable.returncode == 2 and "give the XML transaction list instead" in unreadable.stderr
 
 
-def test_parse_a_settlement_report(tmp_path: Path, shared_fixtures: Path) -> None:
-    v2 = shared_fixtures / "settlement" / "swedbankpay_v2_optionA_R1234-0001.xml"
+def test_parse_a_settlement_report(tmp_path: Path) -> None:
     out = tmp_path / "rows.parquet"
-    result = paydag("parse", str(v2), "--json", "--out", str(out), cwd=tmp_path)
+    result = paydag("parse", str(SETTLEMENT_V2), "--json", "--out", str(out), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert (report["kind"], report["version"], report["accounting_no"], report["rows"]) == (
         "settlement",
         "2",
-        "R1234-0001",
-        134,
+        "R9002-0001",
+        12,
     )
-    assert report["sums"] == {"SEK": "124950.00"}
-    assert {s["service"]: s["sum"] for s in report["services"]}["Swish"] == "92324.00"
+    assert report["sums"] == {"SEK": "18978.00"}
+    assert {s["service"]: s["sum"] for s in report["services"]}["Swish"] == "11224.00"
     assert out.stat().st_size > 0
     (tmp_path / "list.xlsx").write_bytes(b"PK\x03\x04 spreadsheet")
     xlsx = paydag("parse", str(tmp_path / "list.xlsx"), cwd=tmp_path)
     assert xlsx.returncode == 2 and "XLSX" in xlsx.stderr
 
 
-def test_reconcile_writes_the_report(tmp_path: Path, shared_fixtures: Path) -> None:
+def test_reconcile_writes_the_report(tmp_path: Path) -> None:
     import pandas as pd
 
-    v2 = shared_fixtures / "settlement" / "swedbankpay_v2_optionA_R1234-0001.xml"
     captures = tmp_path / "captures.csv"
     captures.write_text(
-        "number,payeeReference,type,amount,created\n10728489593,,Capture,149500,2022-11-24T14:18:45Z\n"
+        "number,payeeReference,type,amount,created\n20000000101,,Capture,129500,2022-11-24T14:18:45Z\n"
         "99999999999,X-1,Capture,1000,2022-11-20T10:00:00Z\n"
     )
     result = paydag(
         "reconcile",
         "--settlement",
-        str(v2),
+        str(SETTLEMENT_V2),
         "--captures",
         str(captures),
         "--as-of",
@@ -266,7 +278,7 @@ def test_reconcile_writes_the_report(tmp_path: Path, shared_fixtures: Path) -> N
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["counts"] == {"matched": 1, "missing in settlement": 1, "unexpected in settlement": 133}
+    assert report["counts"] == {"matched": 1, "missing in settlement": 1, "unexpected in settlement": 11}
     written = pd.read_parquet(tmp_path / "out" / "reconciliation-2022-12-02.parquet")
-    assert len(written) == 135 and str(written["settled_minor"].dtype) == "Int64"
+    assert len(written) == 13 and str(written["settled_minor"].dtype) == "Int64"
     assert written.set_index("transaction_no").loc["99999999999", "age_days"] == 12

@@ -16,6 +16,7 @@ from paydag.register import Register
 from paydag.settings import load_settings
 from paydag.storage import LocalRawStore
 from sandbox.bankfiles import BankEntry, BankTransaction, camt054
+from tests.conftest import SETTLEMENT_V2
 
 DEPOSIT = camt054(
     version="04",
@@ -95,11 +96,11 @@ def test_an_unknown_file_is_quarantined_with_its_reason(
 
 
 def test_a_settlement_report_is_kept_and_handed_to_the_ingest(
-    database_url: str, sandbox_url: str, pagero, tmp_path: Path, shared_fixtures: Path
+    database_url: str, sandbox_url: str, pagero, tmp_path: Path
 ) -> None:
     register = Register(database_url)
     register.ensure_company("demo", load_settings().company("demo"))
-    report = next(shared_fixtures.glob("settlement/*_v2_*.xml")).read_bytes()
+    report = SETTLEMENT_V2.read_bytes()
     place(sandbox_url, report, "TransactionList.xml")
     [document] = poll.new_documents(pagero, "demo-0001")
     store = LocalRawStore(tmp_path / "raw")

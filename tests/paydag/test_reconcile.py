@@ -1,4 +1,5 @@
-"""Reconciliation: the fixtures against captures exports built from them, and altered to make every state."""
+"""Reconciliation: settlement reports against captures exports built from them, and altered to make
+every state."""
 
 from __future__ import annotations
 
@@ -19,15 +20,25 @@ from paydag.reconcile import (
     reconcile_settlement,
     state_counts,
 )
+from tests.conftest import SETTLEMENT_V1, SETTLEMENT_V2
 
 AS_OF = date(2026, 11, 21)
-V1 = "swedbankpay_v1_optionB_R1005-0001.xml"
-V2 = "swedbankpay_v2_optionA_R1234-0001.xml"
+GENUINE = ["swedbankpay_v1_optionB_R1005-0001.xml", "swedbankpay_v2_optionA_R1234-0001.xml"]
 
 
-def settlement(shared_fixtures: Path, name: str) -> pd.DataFrame:
-    report = parse_settlement((shared_fixtures / "settlement" / name).read_bytes(), name)
+def settlement(path: Path) -> pd.DataFrame:
+    report = parse_settlement(path.read_bytes(), path.name)
     return report.rows.assign(accounting_no=report.accounting_no)
+
+
+def all_match(rows: pd.DataFrame, tmp_path: Path) -> None:
+    report = reconcile_settlement(rows, captures(export_from(rows), tmp_path), as_of=AS_OF)
+    counts = state_counts(report)
+    assert sum(counts.values()) == len(rows)
+    assert set(counts) <= {SettlementState.MATCHED.value, SettlementState.REVERSAL_LINKED.value}
+    assert (report["difference_minor"] == 0).all()
+    money = report[["settled_minor", "captured_minor", "difference_minor"]]
+    assert set(map(str, money.dtypes)) == {"Int64"}  # never floats, not even around gaps
 
 
 def export_from(rows: pd.DataFrame) -> pd.DataFrame:
@@ -49,27 +60,25 @@ def captures(frame: pd.DataFrame, tmp_path: Path) -> pd.DataFrame:
     return read_captures(path)
 
 
-@pytest.mark.parametrize("name", [V1, V2])
-def test_fixtures_against_their_own_captures_all_match(
+@pytest.mark.parametrize("path", [SETTLEMENT_V1, SETTLEMENT_V2], ids=["v1", "v2"])
+def test_our_reports_against_their_own_captures_all_match(tmp_path: Path, path: Path) -> None:
+    all_match(settlement(path), tmp_path)
+
+
+@pytest.mark.parametrize("name", GENUINE)
+def test_genuine_reports_against_their_own_captures_all_match(
     shared_fixtures: Path, tmp_path: Path, name: str
 ) -> None:
-    rows = settlement(shared_fixtures, name)
-    report = reconcile_settlement(rows, captures(export_from(rows), tmp_path), as_of=AS_OF)
-    counts = state_counts(report)
-    assert sum(counts.values()) == len(rows)
-    assert set(counts) <= {SettlementState.MATCHED.value, SettlementState.REVERSAL_LINKED.value}
-    assert (report["difference_minor"] == 0).all()
-    money = report[["settled_minor", "captured_minor", "difference_minor"]]
-    assert set(map(str, money.dtypes)) == {"Int64"}  # never floats, not even around gaps
+    all_match(settlement(shared_fixtures / "settlement" / name), tmp_path)
 
 
-def test_every_state(shared_fixtures: Path, tmp_path: Path) -> None:
-    rows = settlement(shared_fixtures, V1)
+def test_every_state(tmp_path: Path) -> None:
+    rows = settlement(SETTLEMENT_V1)
     export = export_from(rows)
-    export.loc[0, "amount"] += 100  # 778030583: one krona more in the API
+    export.loc[0, "amount"] += 100  # 610000201: one krona more in the API
     missing_from_export = export.loc[1, "number"]
-    export = export.drop(index=1)  # 778030584 settled, but not in the export
-    export.loc[2, "number"] = "999999999"  # 778030585 under a wrong number: found by payeeReference
+    export = export.drop(index=1)  # 610000202 settled, but not in the export
+    export.loc[2, "number"] = "999999999"  # 610000203 under a wrong number: found by payeeReference
     export = pd.concat(
         [
             export,
@@ -84,17 +93,17 @@ def test_every_state(shared_fixtures: Path, tmp_path: Path) -> None:
                     }
                 ]
             ),
-            export.iloc[[5]],  # a duplicate capture
+            export.loc[[5]],  # a duplicate capture: 610000206 twice
         ],
         ignore_index=True,
     )
     report = reconcile_settlement(rows, captures(export, tmp_path), as_of=AS_OF).set_index(
         "transaction_no", drop=False
     )
-    assert report.loc["778030583", "state"] == SettlementState.AMOUNT_MISMATCH
-    assert report.loc["778030583", "difference_minor"] == -100
+    assert report.loc["610000201", "state"] == SettlementState.AMOUNT_MISMATCH
+    assert report.loc["610000201", "difference_minor"] == -100
     assert report.loc[missing_from_export, "state"] == SettlementState.UNEXPECTED_IN_SETTLEMENT
-    assert (report.loc["778030585", "state"], report.loc["778030585", "matched_by"]) == (
+    assert (report.loc["610000203", "state"], report.loc["610000203", "matched_by"]) == (
         SettlementState.MATCHED,
         "payee reference",
     )
@@ -102,16 +111,16 @@ def test_every_state(shared_fixtures: Path, tmp_path: Path) -> None:
         SettlementState.MISSING_IN_SETTLEMENT,
         3,
     )
-    duplicated = export.iloc[5]["number"]
+    duplicated = "610000206"
     assert set(report.loc[[duplicated], "state"]) == {SettlementState.DUPLICATE}
     assert {s.value for s in SettlementState} == set(report["state"])
 
 
-def test_a_reversal_links_to_its_capture_in_an_earlier_report(shared_fixtures: Path, tmp_path: Path) -> None:
-    rows = settlement(shared_fixtures, V1)
+def test_a_reversal_links_to_its_capture_in_an_earlier_report(tmp_path: Path) -> None:
+    rows = settlement(SETTLEMENT_V1)
     reversal = rows[rows["amount_minor"] < 0]
     capture_no = reversal["referenced_transaction"].iloc[0]
-    earlier = rows[rows["transaction_no"] == capture_no].assign(accounting_no="R1005-0000")
+    earlier = rows[rows["transaction_no"] == capture_no].assign(accounting_no="R9001-0000")
     later = rows[rows["transaction_no"] != capture_no]
     export = export_from(later)
     report = reconcile_settlement(later, captures(export, tmp_path), as_of=AS_OF, earlier_settlement=earlier)
@@ -180,13 +189,13 @@ def test_incoming_payments_against_bills() -> None:
     assert report.loc["B", "outstanding_minor"] == 510000
 
 
-def test_report_level_and_option_a_payout(shared_fixtures: Path) -> None:
+def test_report_level_and_option_a_payout() -> None:
     from paydag.reconcile import report_level
 
-    rows = settlement(shared_fixtures, V2)
-    # PROVIDERS.md §3: 124 950.00 − 2 981.80 fees − 745.46 VAT = 121 222.74 transferred.
-    [level] = report_level(rows, fees_minor=298180, vat_minor=74546)
-    assert level["consistent"] is True and level["rows_sum_minor"] == 12495000
-    assert level["expected_payout_minor"] == 12122274
+    rows = settlement(SETTLEMENT_V2)
+    # Option A pays out the net: 18 978.00 − 500.00 fees − 125.00 VAT on them = 18 353.00 transferred.
+    [level] = report_level(rows, fees_minor=50000, vat_minor=12500)
+    assert level["consistent"] is True and level["rows_sum_minor"] == 1897800
+    assert level["expected_payout_minor"] == 1835300
     [broken] = report_level(rows.iloc[1:])
-    assert broken["consistent"] is False and broken["rows"] == 133
+    assert broken["consistent"] is False and broken["rows"] == 11

@@ -10,6 +10,7 @@ from lxml import etree
 from paydag.formats.camt054 import iter_camt054, parse_camt054
 from paydag.formats.xml import FormatError
 from sandbox.bankfiles import BankEntry, BankTransaction, camt054
+from tests.conftest import FIXTURES
 
 
 def test_debit_fixture(shared_fixtures: Path) -> None:
@@ -86,19 +87,52 @@ def executed(e2e: str = "INV-1", amount: str = "18450.00") -> BankEntry:
     )
 
 
-@pytest.mark.parametrize("version", ["02", "04", "08"])
-def test_xsd_valid_instances_of_every_version(version: str, shared_fixtures: Path) -> None:
-    data = camt054(
+def instance(version: str) -> bytes:
+    """A notification as the sandbox's bank writes it: three deposits and one executed payment."""
+    return camt054(
         version=version,
         msg_id="N1",
         created="2026-11-25T06:00:00",
         account_iban="SE6780000832791234567890",
         entries=[deposit(), executed()],
     )
-    schema = etree.XMLSchema(etree.parse(str(shared_fixtures / "xsd" / f"camt.054.001.{version}.xsd")))
-    schema.assertValid(etree.fromstring(data))
 
-    report = parse_camt054(data, f"v{version}.xml")
+
+@pytest.mark.parametrize("version", ["02", "04", "08"])
+def test_the_sandbox_writes_xsd_valid_instances(version: str, shared_fixtures: Path) -> None:
+    schema = etree.XMLSchema(etree.parse(str(shared_fixtures / "xsd" / f"camt.054.001.{version}.xsd")))
+    schema.assertValid(etree.fromstring(instance(version)))
+
+
+@pytest.mark.parametrize(
+    ("name", "credit", "debit"),
+    [
+        ("paydag_camt.054.001.02_credit.xml", 3, 0),
+        ("paydag_camt.054.001.04_debit.xml", 0, 2),
+        ("paydag_camt.054.001.08_credit.xml", 3, 0),
+    ],
+)
+def test_our_notifications(name: str, credit: int, debit: int) -> None:
+    report = parse_camt054((FIXTURES / "camt054" / name).read_bytes(), name)
+    assert report.header.version == name.split(".")[3][:2]
+    assert (len(report.credit), len(report.debit)) == (credit, debit)
+    if credit:
+        assert [(t.ocr, t.amount_minor) for t in report.credit] == [
+            ("12345682", 845000),
+            ("98765439", 912050),
+            (None, 50000),
+        ]
+        assert report.credit[0].payer_name == "Anna Andersson"
+    else:
+        assert [(t.end_to_end_id, t.batch_msg_id, t.creditor_name) for t in report.debit] == [
+            ("INV-1001", "PAYDAG-DEMO-20261120-0001", "Sågverk Öster AB"),
+            ("INV-1004", "PAYDAG-DEMO-20261120-0001", "Städbolaget i Umeå AB"),
+        ]
+
+
+@pytest.mark.parametrize("version", ["02", "04", "08"])
+def test_instances_of_every_version(version: str) -> None:
+    report = parse_camt054(instance(version), f"v{version}.xml")
     assert report.header.version == version
     assert len(report.credit) == 3 and len(report.debit) == 1  # one row per TxDtls, not per entry
     first = report.credit[0]

@@ -7,6 +7,7 @@ import pytest
 
 from paydag.formats.classify import FileKind, classify
 from sandbox.bankfiles import BankEntry, BankTransaction, camt054
+from tests.conftest import FIXTURES
 
 
 def entry(cd: str) -> BankEntry:
@@ -31,10 +32,27 @@ def entry(cd: str) -> BankEntry:
         ("settlement", "swedbankpay_v1_optionB_R1005-0001.xml", FileKind.SETTLEMENT, "settlement"),
     ],
 )
-def test_fixtures_are_classified_by_content(
+def test_genuine_files_are_classified_by_content(
     shared_fixtures: Path, folder: str, name: str, kind: FileKind, label: str
 ) -> None:
     found = classify((shared_fixtures / folder / name).read_bytes(), "renamed.bin")
+    assert (found.kind, found.label) == (kind, label)
+
+
+@pytest.mark.parametrize(
+    ("folder", "name", "kind", "label"),
+    [
+        ("pain002", "paydag_pain.002.001.03_txn_reject.xml", FileKind.PAIN002, "pain.002.001.03"),
+        ("pain002", "paydag_pain.002.001.10_group_accept.xml", FileKind.PAIN002, "pain.002.001.10"),
+        ("camt054", "paydag_camt.054.001.02_credit.xml", FileKind.CAMT054, "camt.054.001.02 (credit)"),
+        ("camt054", "paydag_camt.054.001.04_debit.xml", FileKind.CAMT054, "camt.054.001.04 (debit)"),
+        ("camt054", "paydag_camt.054.001.08_credit.xml", FileKind.CAMT054, "camt.054.001.08 (credit)"),
+        ("settlement", "paydag_v1_R9001-0001.xml", FileKind.SETTLEMENT, "settlement"),
+        ("settlement", "paydag_v2_R9002-0001.xml", FileKind.SETTLEMENT, "settlement"),
+    ],
+)
+def test_our_files_are_classified_by_content(folder: str, name: str, kind: FileKind, label: str) -> None:
+    found = classify((FIXTURES / folder / name).read_bytes(), "renamed.bin")
     assert (found.kind, found.label) == (kind, label)
 
 

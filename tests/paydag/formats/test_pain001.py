@@ -18,7 +18,7 @@ from paydag.formats.pain001 import Pain001SchemaError, Pain001Version, build_pai
 from paydag.payables import PaymentBatch, validate_payables
 from paydag.samples import sample_payables
 from paydag.settings import Company, ConfigurationError, load_settings
-from tests.conftest import MIXED_ROWS, TODAY, row
+from tests.conftest import BUNDLED_XSD, MIXED_ROWS, TODAY, row
 
 CREATED = datetime(2026, 11, 20, 9, 30, tzinfo=ZoneInfo("Europe/Stockholm"))
 SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
@@ -49,14 +49,19 @@ def build(tmp_path: Path, rows=MIXED_ROWS, profile="generic", version=Pain001Ver
 
 
 @pytest.fixture(scope="module")
-def shared_schemas(shared_fixtures: Path) -> dict[Pain001Version, etree.XMLSchema]:
-    """The schemas from shared/fixtures, loaded independently of the copies the builder bundles."""
+def shared_schemas() -> dict[Pain001Version, etree.XMLSchema]:
+    """The bundled schemas, loaded here independently of the builder (which checks with them too);
+    that they are the ISO ones is checked against the corpus below."""
     return {
-        v: etree.XMLSchema(
-            etree.parse(str(shared_fixtures / "xsd" / f"pain.001.001.{v.value}.xsd"), SAFE_PARSER)
-        )
+        v: etree.XMLSchema(etree.parse(str(BUNDLED_XSD / f"pain.001.001.{v.value}.xsd"), SAFE_PARSER))
         for v in Pain001Version
     }
+
+
+@pytest.mark.parametrize("version", list(Pain001Version))
+def test_the_bundled_schemas_are_the_iso_ones(shared_fixtures: Path, version: Pain001Version) -> None:
+    name = f"pain.001.001.{version.value}.xsd"
+    assert (BUNDLED_XSD / name).read_bytes() == (shared_fixtures / "xsd" / name).read_bytes()
 
 
 def parse(path: Path) -> tuple[etree._Element, dict[str, str]]:

@@ -9,6 +9,7 @@ from lxml import etree
 from paydag.formats.pain002 import parse_pain002
 from paydag.formats.xml import FormatError
 from sandbox.bankfiles import PmtInfStatus, TxStatus, pain002
+from tests.conftest import FIXTURES
 
 
 def fixture(shared_fixtures: Path, name: str) -> bytes:
@@ -50,9 +51,9 @@ def test_transaction_rejects(shared_fixtures: Path) -> None:
     assert report.transaction_count == 2
 
 
-@pytest.mark.parametrize("version", ["03", "10"])
-def test_xsd_valid_instances_of_both_versions(version: str, shared_fixtures: Path) -> None:
-    data = pain002(
+def instance(version: str) -> bytes:
+    """A status report as the sandbox's bank writes it."""
+    return pain002(
         version=version,
         msg_id="BANK-1",
         created="2026-11-24T08:00:00",
@@ -69,9 +70,11 @@ def test_xsd_valid_instances_of_both_versions(version: str, shared_fixtures: Pat
             )
         ],
     )
-    schema = etree.XMLSchema(etree.parse(str(shared_fixtures / "xsd" / f"pain.002.001.{version}.xsd")))
-    schema.assertValid(etree.fromstring(data))
-    report = parse_pain002(data)
+
+
+@pytest.mark.parametrize("version", ["03", "10"])
+def test_instances_of_both_versions(version: str) -> None:
+    report = parse_pain002(instance(version))
     assert report.version == version and report.group_status == "PART"
     txs = report.payment_infos[0].transactions
     assert [(t.original_end_to_end_id, t.status) for t in txs] == [("INV-1", "ACCP"), ("INV-2", "RJCT")]
@@ -80,6 +83,40 @@ def test_xsd_valid_instances_of_both_versions(version: str, shared_fixtures: Pat
         "Kontot finns inte",
         "I-2",
     )
+
+
+@pytest.mark.parametrize("version", ["03", "10"])
+def test_the_sandbox_writes_xsd_valid_instances(version: str, shared_fixtures: Path) -> None:
+    schema = etree.XMLSchema(etree.parse(str(shared_fixtures / "xsd" / f"pain.002.001.{version}.xsd")))
+    schema.assertValid(etree.fromstring(instance(version)))
+
+
+def test_our_transaction_reject() -> None:
+    report = parse_pain002((FIXTURES / "pain002" / "paydag_pain.002.001.03_txn_reject.xml").read_bytes())
+    assert (report.version, report.original_msg_id, report.group_status) == (
+        "03",
+        "PAYDAG-DEMO-20261120-0001",
+        "PART",
+    )
+    [info] = report.payment_infos
+    assert [(t.original_end_to_end_id, t.status) for t in info.transactions] == [
+        ("INV-1001", "ACCP"),
+        ("INV-1002", "RJCT"),
+        ("INV-1003", "RJCT"),
+    ]
+    assert [(r.label, r.text) for r in info.transactions[2].reasons] == [
+        ("AM05", "Dubblett av tidigare betalning")
+    ]
+
+
+def test_our_group_accept_in_version_10() -> None:
+    report = parse_pain002((FIXTURES / "pain002" / "paydag_pain.002.001.10_group_accept.xml").read_bytes())
+    assert (report.version, report.original_msg_id, report.group_status) == (
+        "10",
+        "PAYDAG-DEMO-20261120-0002",
+        "ACCP",
+    )
+    assert not report.payment_infos and report.transaction_count == 0
 
 
 def test_lenient_with_casing_missing_elements_and_no_namespace() -> None:
