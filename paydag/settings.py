@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from datetime import date, datetime
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -24,7 +25,16 @@ from pydantic_settings import (
 
 from paydag import identifiers
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config" / "paydag.example.toml"
+
+def package_data(package: str, *parts: str) -> Path:
+    """A data file shipped inside the package (suites, example config, XSDs, bank profiles), found
+    with importlib.resources: the same in a checkout, an editable install and an installed wheel.
+    paydag is installed unzipped (no zipimport), so the resource is a file on disk lxml and GX can open."""
+    resource = files(package).joinpath(*parts)
+    return Path(str(resource))
+
+
+EXAMPLE_CONFIG = package_data("paydag.config", "paydag.example.toml")
 DEFAULT_CONFIG = Path("paydag.toml")
 
 

@@ -19,10 +19,11 @@ from paydag.money import to_minor
 from paydag.providers.autogiro import AutogiroClient, Consent, ConsentInvalid
 from paydag.providers.channel import ProviderError
 from paydag.providers.payex import CreditAccountClient
+from paydag.settings import package_data
 from paydag.storage import Direction, RawStore
 from paydag.validation import SuiteValidation, validate_frame
 
-BILLS_SUITE = Path(__file__).resolve().parent.parent / "expectations" / "credit_account_bills.json"
+BILLS_SUITE = package_data("paydag.expectations", "credit_account_bills.json")
 EPOCH = date(2000, 1, 1)
 
 

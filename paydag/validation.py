@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from paydag.formats.settlement import SettlementReport
+from paydag.settings import package_data
 
-EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
+EXPECTATIONS_DIR = package_data("paydag.expectations")
 FIRST_UNEXPECTED = 10
 
 

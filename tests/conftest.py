@@ -218,7 +218,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def prefect_server_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One real Prefect server (SQLite) for the session's `paydag send`/`poll` processes, which would each
     start a temporary server of their own otherwise (about 20 s apiece). Its PREFECT_API_URL."""
-    from paydag.cli.demo import Stack, free_port
+    from paydag.cli.demo.stack import Stack, free_port
 
     home = tmp_path_factory.mktemp("prefect-server")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import tomllib
 from functools import cache
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-PROFILES_FILE = Path(__file__).with_name("bank_profiles.toml")
+from paydag.settings import package_data
+
+PROFILES_FILE = package_data("paydag.formats", "bank_profiles.toml")
 
 
 class PartyId(BaseModel):

@@ -31,9 +31,9 @@ from paydag.formats.bank_profiles import BankProfile, PartyId
 from paydag.formats.xsd_stream import XsdCheckProcess
 from paydag.money import format_amount
 from paydag.payables import AccountType, Payment, PaymentBatch, PaymentType
-from paydag.settings import Company, ConfigurationError
+from paydag.settings import Company, ConfigurationError, package_data
 
-XSD_DIR = Path(__file__).with_name("xsd")
+XSD_DIR = package_data("paydag.formats", "xsd")
 
 # Clearing-system member ids (SESBA) and BICs of the Swedish giro systems.
 BANKGIRO_CLEARING, BANKGIRO_BIC = "9900", "BGABSESS"

@@ -18,6 +18,7 @@ import pandas as pd
 from lxml import etree
 
 from paydag.formats.xml import FormatError, local
+from paydag.money import from_minor
 
 V1_NAMESPACE = "http://www.payex.com/xml/SalesAccountedTransactions.xsd"
 V2_NAMESPACE = "http://www.payex.com/xml/SalesAccountedTransactions%5B2.0%5D.xsd"  # literally %5B2.0%5D
@@ -370,3 +371,13 @@ def _bound(text: str, *, end: bool) -> pd.Timestamp | None:
             pd.Timedelta(days=1) - pd.Timedelta(seconds=1) if end else pd.Timedelta(0)
         )
     return pd.Timestamp(text)
+
+
+def service_totals(rows: pd.DataFrame) -> list[dict[str, object]]:
+    """Rows and amount per currency and service, the amount as a decimal string in major units."""
+    grouped = rows.groupby(["currency", "service"], dropna=False)["amount_minor"].agg(["count", "sum"])
+    return [
+        {"currency": currency, "service": service, "rows": int(r["count"]),
+         "sum": f"{from_minor(int(r['sum']), currency):f}"}
+        for (currency, service), r in grouped.iterrows()
+    ]  # fmt: skip

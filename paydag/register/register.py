@@ -40,10 +40,10 @@ from paydag.register.models import (
     StatusEventRow,
 )
 from paydag.register.returns import ApplyResult
-from paydag.settings import Company
+from paydag.settings import Company, package_data
 from paydag.storage import RawObject
 
-MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATIONS = package_data("paydag.register.migrations")
 _UPGRADE_LOCK = threading.Lock()
 
 
@@ -63,6 +63,14 @@ class BatchRecord:
     file_state: str | None
     nb_of_txs: int | None
     ctrl_sum: str | None
+
+    def as_row(self) -> dict[str, object]:
+        """The batch as `paydag status` shows it."""
+        return {
+            "msg_id": self.msg_id, "company": self.company, "state": self.state.value, "payments": self.nb_of_txs,
+            "ctrl_sum": self.ctrl_sum, "provider_file_id": self.provider_file_id, "file_state": self.file_state,
+            "raw_key": self.raw_key,
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from paydag.cli.demo import free_port
+from paydag.cli.demo.stack import free_port
 from paydag.samples import ocr_reference
 from tests.paydag.test_cli import paydag
 

@@ -198,7 +198,7 @@ def test_a_poll_killed_while_its_prefect_server_restarts_is_followed_within_the_
 ) -> None:
     """The claim does not live in the Prefect server: restarting the server the holder reported to
     takes nothing with it, and the holder's death still frees the claim within the lease."""
-    from paydag.cli.demo import Stack, free_port
+    from paydag.cli.demo.stack import Stack, free_port
 
     port = free_port()
     prefect = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PAYDAG_"))}

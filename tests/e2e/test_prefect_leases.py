@@ -1,4 +1,4 @@
-"""The Prefect server as paydag runs it (paydag.cli.demo.PREFECT_SERVER_SETTINGS) frees a provider tag slot
+"""The Prefect server as paydag runs it (paydag.cli.runtime.PREFECT_SERVER_SETTINGS) frees a provider tag slot
 whose task died with its process, even when the server was restarted in between: its concurrency
 leases are kept in files, not in the memory of the server that granted them."""
 
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from paydag.cli.demo import PREFECT, PREFECT_SERVER_SETTINGS, Stack, free_port
+from paydag.cli.demo.stack import PREFECT, Stack, free_port
+from paydag.cli.runtime import PREFECT_SERVER_SETTINGS
 
 HOLDER = textwrap.dedent(
     """

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from paydag.cli.demo import PREFECT, Stack, free_port
+from paydag.cli.demo.stack import PREFECT, Stack, free_port
 from tests.conftest import REPO
 
 

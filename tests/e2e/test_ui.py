@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from paydag.cli.demo import Stack, free_port
+from paydag.cli.demo.stack import Stack, free_port
 from tests.conftest import REPO, SETTLEMENT_V2
 from tests.paydag.test_cli import paydag
 

@@ -1,9 +1,9 @@
-"""Reconciliation on pandas: settlement rows against captured transactions, incoming payments against
-open bills. Whole tables are joined at once; no Python loop runs over rows.
+"""Settlement rows against captured transactions, on pandas: whole tables are joined at once; no
+Python loop runs over rows.
 
-Settlement: the transaction number is the key (exact), the payeeReference (= OrderId) the second key
-for what the first left over, paired by amount. The amount bridge is exact: the file's signed minor
-units equal the API's minor units with the sign of its type (Capture/Sale +, Reversal −).
+The transaction number is the key (exact), the payeeReference (= OrderId) the second key for what
+the first left over, paired by amount. The amount bridge is exact: the file's signed minor units equal
+the API's minor units with the sign of its type (Capture/Sale +, Reversal −).
 """
 
 from __future__ import annotations
@@ -24,14 +24,6 @@ class SettlementState(StrEnum):
     MISSING_IN_SETTLEMENT = "missing in settlement"
     UNEXPECTED_IN_SETTLEMENT = "unexpected in settlement"
     DUPLICATE = "duplicate"
-
-
-class IncomingState(StrEnum):
-    MATCHED = "matched"
-    PARTIAL = "partial"
-    OVERPAID = "overpaid"
-    UNKNOWN_OCR = "unknown OCR"
-    DUPLICATE_PAYMENT = "duplicate payment"
 
 
 class CapturesUnreadable(ValueError):
@@ -239,75 +231,6 @@ def state_counts(report: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in report["state"].value_counts().sort_index().items()}
 
 
-def read_bills(path: Path) -> pd.DataFrame:
-    """Open bills as a CSV (bill_no, payment_reference, amount with a dot, e.g. 8450.00)."""
-    from paydag.money import InvalidAmount, parse_amount, to_minor
-
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        raise CapturesUnreadable(f"{path}: cannot be read: {exc}") from None
-    missing = [c for c in ("bill_no", "payment_reference", "amount") if c not in raw]
-    if missing:
-        raise CapturesUnreadable(f"{path}: the columns {', '.join(missing)} are missing")
-    try:
-        minor = [to_minor(parse_amount(a), "SEK") for a in raw["amount"]]
-    except InvalidAmount as exc:
-        raise CapturesUnreadable(f"{path}: {exc}") from None
-    return pd.DataFrame(
-        {
-            "bill_no": raw["bill_no"],
-            "payment_reference": raw["payment_reference"].str.strip(),
-            "amount_minor": minor,
-        }
-    )
-
-
-INCOMING_COLUMNS = [
-    "id",
-    "ocr",
-    "amount_minor",
-    "currency",
-    "payer_name",
-    "receiving_account",
-    "booking_date",
-    "file_id",
-]
-
-
-def incoming_frame(payments: Iterable[object]) -> pd.DataFrame:
-    """The register's incoming payments (its IncomingPayment records) as `reconcile_incoming` reads them:
-    the columns are there when there are no payments too."""
-    return pd.DataFrame([vars(p) for p in payments], columns=INCOMING_COLUMNS)
-
-
-def reconcile_incoming(incoming: pd.DataFrame, bills: pd.DataFrame) -> pd.DataFrame:
-    """Incoming payments (camt.054 credit) against bills by OCR = payment reference. Payments of one
-    bill are taken in booking order: the one that completes it is matched, those before it partial,
-    one that goes past it overpaid, and any after the bill was settled a duplicate payment."""
-    keep = [c for c in ("id", "ocr", "amount_minor", "booking_date", "payer_name") if c in incoming]
-    pay = incoming[keep].copy()
-    pay["ocr"] = pay["ocr"].astype("string")
-    pay["amount_minor"] = pay["amount_minor"].astype("int64")  # also when there are none
-    b = bills.rename(columns={"payment_reference": "ocr", "amount_minor": "bill_minor"})[
-        ["ocr", "bill_no", "bill_minor"]
-    ]
-    b = b.assign(ocr=b["ocr"].astype("string")).drop_duplicates("ocr")
-    joined = pay.merge(b, on="ocr", how="left").sort_values(["ocr", "booking_date"], kind="stable")
-    known = joined["bill_no"].notna()
-    paid_so_far = joined.groupby("ocr", dropna=False)["amount_minor"].cumsum()
-    before = paid_so_far - joined["amount_minor"]
-    bill = joined["bill_minor"]
-    joined["state"] = np.select(
-        [~known, before >= bill, paid_so_far == bill, paid_so_far < bill],
-        [IncomingState.UNKNOWN_OCR.value, IncomingState.DUPLICATE_PAYMENT.value, IncomingState.MATCHED.value,
-         IncomingState.PARTIAL.value],
-        default=IncomingState.OVERPAID.value,
-    )  # fmt: skip
-    joined["outstanding_minor"] = (bill - paid_so_far).where(known)
-    return joined.reset_index(drop=True)
-
-
 OPEN_SETTLEMENT_STATES = {
     SettlementState.AMOUNT_MISMATCH.value,
     SettlementState.MISSING_IN_SETTLEMENT.value,
@@ -370,17 +293,6 @@ def report_level(
     return out
 
 
-def incoming_exceptions(report: pd.DataFrame) -> tuple[dict[str, tuple[str, dict[str, object]]], set[str]]:
-    """Incoming payments a person must look at (by their register id), and the ones that now match."""
-    is_open = report["state"] != IncomingState.MATCHED.value
-    details = report[["id", "state", "ocr", "bill_no", "amount_minor", "booking_date", "outstanding_minor"]]
-    items = {
-        str(row.pop("id")): (str(row.pop("state")), row)
-        for row in details[is_open].astype(object).where(details[is_open].notna(), None).to_dict("records")
-    }
-    return items, set(report.loc[~is_open, "id"].astype(str))
-
-
 def curated_settlement(
     curated_dir: Path, accounting_nos: list[str] | None
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str]]:
@@ -411,3 +323,18 @@ def write_report(report: pd.DataFrame, out_dir: Path, day: date) -> list[Path]:
     report.to_parquet(paths[0], index=False)
     report.to_csv(paths[1], index=False)
     return paths
+
+
+def settlement_rows(paths: Iterable[Path]) -> pd.DataFrame:
+    """The rows of settlement reports given as the XML transaction list or its curated Parquet,
+    each with its AccountingNo."""
+    from paydag.formats.settlement import parse_settlement
+
+    tables = []
+    for path in paths:
+        if path.suffix.lower() == ".parquet":
+            tables.append(pd.read_parquet(path))
+        else:
+            report = parse_settlement(path.read_bytes(), path.name)
+            tables.append(report.rows.assign(accounting_no=report.accounting_no))
+    return pd.concat(tables, ignore_index=True)

@@ -1,0 +1,164 @@
+"""The commands over the payment register: status, unlock, reconcile-incoming."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from paydag.cli.output import Exit, JsonOption, emit, failures
+from paydag.register.claims import Work
+
+
+def status(
+    company: Annotated[str | None, typer.Option("--company")] = None,
+    awaiting: Annotated[
+        bool, typer.Option("--awaiting", help="Only payments without a final state.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Batches, their files and payments with their states, from the payment register."""
+    from paydag.bankdays import bank_days_before
+    from paydag.resources import open_register
+    from paydag.settings import load_settings
+
+    doc: dict[str, Any] = {"command": "status"}
+    with failures(doc, as_json, unreadable=(ValueError,)):
+        settings = load_settings()
+        register = open_register(settings)
+    try:
+        now = register.claims.now()
+        companies = [company] if company else sorted(settings.companies)
+        claims = [register.claims.claim(work, c) for c in companies for work in Work]
+        batches = register.batches(company)
+        if awaiting:
+            cutoff = bank_days_before(settings.today(), settings.awaiting_bank_days)
+            payments = register.awaiting_return_report(cutoff, company)
+        else:
+            payments = register.payments(company_id=company)
+    finally:
+        register.close()
+    shown = [p.as_row() for p in payments]
+    doc |= {
+        "batches": [b.as_row() for b in batches],
+        "payments": shown,
+        "claims": [c.as_dict() for c in claims],
+    }
+    lines = [f"{c.company} {c.work} claim: {c.describe(now)}" for c in claims]
+    lines += [
+        f"{b['msg_id']}  {b['company']:<10} {b['state']:<8} {b['payments'] or 0:>6} payments  {b['ctrl_sum'] or '':>14}"
+        f"  file {b['provider_file_id'] or '-'} {b['file_state'] or ''}"
+        for b in doc["batches"]
+    ] or ["no batches"]
+    lines += [
+        f"  {p['payment_id']:<14} {p['state']:<9} {p['execution_date']} {p['amount']:>12} {p['currency']} "
+        f"{p['account']:<22} {p['creditor']}" + (f"  ({p['reason']})" if p["reason"] else "")
+        for p in shown
+    ]
+    emit(as_json, doc, lines)
+
+
+def unlock(
+    company: Annotated[str, typer.Option("--company", help="Company id in the configuration.")],
+    what: Annotated[Work, typer.Option("--what", help="The claim: poll or send.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Clear without asking.")] = False,
+    by: Annotated[
+        str, typer.Option("--as", help="Who clears it (recorded); this user on this host if left out.")
+    ] = "",
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Clear a company's poll or send claim that a stuck run holds (after asking), recorded as an event."""
+    import getpass
+    import socket
+
+    from paydag.cli.runtime import settings_for
+    from paydag.resources import open_register
+
+    doc: dict[str, Any] = {"command": "unlock", "company": company, "what": what.value}
+    with failures(doc, as_json, unreadable=(ValueError,)):
+        register = open_register(settings_for(company))
+    try:
+        shown = register.claims.claim(what, company)
+        if shown.holder is None:
+            emit(
+                as_json,
+                {**doc, "status": "free"},
+                [f"the {what} claim of {company} is free: nothing to clear"],
+            )
+        print(f"the {what} claim of {company} is {shown.describe(register.claims.now())}", file=sys.stderr)
+        if not (yes or _agreed("Clear it? A run still working would stop before its next step")):
+            emit(
+                as_json, {**doc, "status": "kept", "claim": shown.as_dict()}, ["left as it is"], Exit.INVALID
+            )
+        who = by or f"{getpass.getuser()} on {socket.gethostname()}"
+        cleared = register.claims.clear(what, company, by=who, reason=reason or None, expected=shown)
+    finally:
+        register.close()
+    if cleared is None:
+        emit(as_json, {**doc, "status": "changed"}, [f"the {what} claim of {company} changed hands meanwhile: "
+             "nothing cleared; look again with paydag status"], Exit.FAILED)  # fmt: skip
+    emit(as_json, {**doc, "status": "cleared", "claim": cleared.as_dict(), "by": who},
+         [f"cleared the {what} claim of {company} (held by {cleared.holder}), recorded as done by {who}"])  # fmt: skip
+
+
+def _agreed(question: str) -> bool:
+    """A yes to `question` on the terminal; no answer (no terminal, end of input) is a no."""
+    import click
+
+    try:
+        return typer.confirm(question, default=False, err=True)
+    except click.exceptions.Abort:
+        return False
+
+
+def reconcile_incoming(
+    bills: Annotated[
+        Path | None,
+        typer.Option(
+            "--bills",
+            help="Open bills: CSV with bill_no, payment_reference, amount; the synced PayEx bills if left out.",
+        ),
+    ] = None,
+    company: Annotated[str, typer.Option("--company")] = "demo",
+    as_json: JsonOption = False,
+) -> None:
+    """Incoming payments in the register (camt.054 credit) against open bills by OCR."""
+    from paydag.cli.runtime import settings_for
+    from paydag.reconcile import read_bills, reconcile_incoming_payments
+    from paydag.resources import open_register
+    from paydag.sync import bills_for_reconciliation
+
+    doc: dict[str, Any] = {
+        "command": "reconcile-incoming",
+        "bills": str(bills or "synced"),
+        "company": company,
+    }
+    with failures(doc, as_json, unreadable=(ValueError,)):
+        settings = settings_for(company)
+        open_bills = read_bills(bills) if bills else bills_for_reconciliation(settings.curated_dir)
+        register = open_register(settings)
+    try:
+        source = bills.name if bills else "the synced PayEx bills"
+        done = reconcile_incoming_payments(
+            register, open_bills, company_id=company, bills_source=source, now=datetime.now(UTC)
+        )
+    finally:
+        register.close()
+    update, result = done.update, done.report
+    doc["exceptions"] = {
+        "opened": update.opened,
+        "still_open": update.still_open,
+        "resolved": update.resolved,
+    }
+    counts = {str(k): int(v) for k, v in result["state"].value_counts().sort_index().items()}
+    rows = result[["ocr", "bill_no", "amount_minor", "booking_date", "state", "outstanding_minor"]]
+    doc |= {"counts": counts, "rows": rows.astype(object).where(rows.notna(), None).to_dict("records")}
+    lines = [
+        f"{len(result)} incoming payment(s): " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none")
+    ]
+    lines += [f"  {r.ocr}  {r.amount_minor:>10}  {r.state:<18} bill {r.bill_no}" for r in rows.itertuples()]
+    emit(as_json, doc, lines)

@@ -1,0 +1,50 @@
+"""Reconciliation on pandas: settlement reports against captured transactions (`settlement`),
+incoming payments against open bills (`incoming`)."""
+
+from paydag.reconcile.incoming import (
+    INCOMING_COLUMNS,
+    IncomingReconciliation,
+    IncomingState,
+    incoming_exceptions,
+    incoming_frame,
+    read_bills,
+    reconcile_incoming,
+    reconcile_incoming_payments,
+)
+from paydag.reconcile.settlement import (
+    OPEN_SETTLEMENT_STATES,
+    CapturesUnreadable,
+    SettlementState,
+    curated_settlement,
+    normalise_captures,
+    read_captures,
+    reconcile_settlement,
+    report_level,
+    settlement_exceptions,
+    settlement_rows,
+    state_counts,
+    write_report,
+)
+
+__all__ = [
+    "INCOMING_COLUMNS",
+    "OPEN_SETTLEMENT_STATES",
+    "CapturesUnreadable",
+    "IncomingReconciliation",
+    "IncomingState",
+    "SettlementState",
+    "curated_settlement",
+    "incoming_exceptions",
+    "incoming_frame",
+    "normalise_captures",
+    "read_bills",
+    "read_captures",
+    "reconcile_incoming",
+    "reconcile_incoming_payments",
+    "reconcile_settlement",
+    "report_level",
+    "settlement_exceptions",
+    "settlement_rows",
+    "state_counts",
+    "write_report",
+]
