@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, unmapped
 
+from paydag.poll import DocumentState
 from paydag.register import Work
 from tasks import runners
 from tasks.claims import one_per_company
@@ -54,7 +55,7 @@ def poll_return_files(company: str | None = None, bank_days_only: bool = False) 
             "acknowledged": len(acknowledged),
             "payments_changed": sum(o.changed for o in outcomes),
             "incoming_payments": sum(o.incoming for o in outcomes),
-            "quarantined": [o.name for o in outcomes if o.state == "QUARANTINED"],
+            "quarantined": [o.name for o in outcomes if o.state == DocumentState.QUARANTINED],
         }
     if failures:
         raise RuntimeError(

@@ -12,6 +12,7 @@ import io
 import shutil
 import zipfile
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -19,7 +20,7 @@ from paydag.atomic import replacing
 from paydag.formats.classify import FileKind
 from paydag.formats.settlement import SettlementReport, parse_settlement
 from paydag.formats.xml import FormatError
-from paydag.register import Register, SettlementRecord
+from paydag.register import Register, ReportState, SettlementRecord
 from paydag.storage import Direction, RawObject, RawStore
 from paydag.validation import SuiteValidation, validate_settlement
 
@@ -27,6 +28,11 @@ RAW_PREFIX = "settlement"  # raw keys: incoming/settlement/{yyyy}/{mm}/{dd}/{sha
 KIND = (
     FileKind.SETTLEMENT.value
 )  # the register's kind for these files, whether the ingest or a poll kept them
+
+
+class IngestState(StrEnum):
+    CURATED = ReportState.CURATED.value  # validated and curated by this run
+    ALREADY = "ALREADY"  # its AccountingNo was curated before (and the run was not forced)
 
 
 class SettlementInvalid(Exception):
@@ -51,7 +57,7 @@ class Archived:
 class IngestOutcome:
     accounting_no: str
     version: str
-    state: str  # CURATED, or ALREADY (ingested before; not forced)
+    state: IngestState
     rows: int
     sums_minor: dict[str, int]
     raw_key: str
@@ -135,7 +141,7 @@ def parse_or_quarantine(
 
 def already_ingested(report: SettlementReport, register: Register) -> SettlementRecord | None:
     existing = register.settlement(report.accounting_no)
-    return existing if existing is not None and existing.state == "CURATED" else None
+    return existing if existing is not None and existing.state == ReportState.CURATED else None
 
 
 def validate_and_curate(
@@ -157,18 +163,18 @@ def validate_and_curate(
             Direction.QUARANTINE, RAW_PREFIX, archived.name, data, source="quarantined: expectations failed"
         )
         register.record_settlement(
-            accounting_no=report.accounting_no, version=report.version, file_id=archived.file_id, state="QUARANTINED",
+            accounting_no=report.accounting_no, version=report.version, file_id=archived.file_id, state=ReportState.QUARANTINED,
             row_count=len(report.rows), sums_minor=report.currency_sums_minor, curated_path=None, docs_key=docs_key,
             detail="; ".join(f"{c.expectation}({c.column or ''}): {c.observed}" for c in validation.failed)[:2000],
         )  # fmt: skip
         raise SettlementInvalid(report.accounting_no, validation)
     curated = curate(report, curated_dir)
     register.record_settlement(
-        accounting_no=report.accounting_no, version=report.version, file_id=archived.file_id, state="CURATED",
+        accounting_no=report.accounting_no, version=report.version, file_id=archived.file_id, state=ReportState.CURATED,
         row_count=len(report.rows), sums_minor=report.currency_sums_minor, curated_path=str(curated), docs_key=docs_key,
     )  # fmt: skip
     return IngestOutcome(
-        accounting_no=report.accounting_no, version=report.version, state="CURATED", rows=len(report.rows),
+        accounting_no=report.accounting_no, version=report.version, state=ReportState.CURATED, rows=len(report.rows),
         sums_minor=report.currency_sums_minor, raw_key=archived.raw.key, curated_path=str(curated), docs_key=docs_key,
         validation=validation,
     )  # fmt: skip

@@ -10,6 +10,7 @@ register rows are found again, and nothing is applied twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from paydag.formats.camt054 import parse_camt054
 from paydag.formats.classify import FileKind, classify
@@ -17,10 +18,20 @@ from paydag.formats.pain002 import parse_pain002
 from paydag.formats.xml import FormatError
 from paydag.ledger import RentLedgerDrop
 from paydag.providers.channel import PaymentChannel, ReceivedDocument
-from paydag.register import ApplyResult, Register
+from paydag.register import ApplyResult, FileState, Register
 from paydag.storage import Direction, RawStore
 
-DONE = ("PROCESSED", "HANDED_OVER", "QUARANTINED")
+
+class DocumentState(StrEnum):
+    """Where a received document ended in this poll; every one of them may be acknowledged."""
+
+    PROCESSED = FileState.PROCESSED.value  # applied to the register
+    HANDED_OVER = FileState.HANDED_OVER.value  # kept for the flow that reads its kind
+    QUARANTINED = FileState.QUARANTINED.value  # refused, with the reason
+    ALREADY = "ALREADY"  # an earlier poll finished it (and died before acknowledging)
+
+
+FINISHED = (FileState.PROCESSED, FileState.HANDED_OVER, FileState.QUARANTINED)  # nothing left to do here
 SETTLEMENT_READER = "ingest-settlement-report"  # settlement reports that come this way are its input
 
 
@@ -29,7 +40,7 @@ class DocumentOutcome:
     document_id: str
     name: str
     kind: str
-    state: str  # PROCESSED, HANDED_OVER, QUARANTINED, or ALREADY (a document an earlier poll finished)
+    state: DocumentState
     raw_key: str | None = None
     entries: int = 0  # statuses (pain.002) or transactions (camt.054) in the file
     changed: int = 0
@@ -57,8 +68,8 @@ def receive_document(
 ) -> DocumentOutcome:
     name = document.name or f"{document.id}.xml"
     known = register.received_file(document.id)
-    if known is not None and known.state in DONE:
-        return DocumentOutcome(document.id, name, known.kind, "ALREADY", known.raw_key)
+    if known is not None and known.state in FINISHED:
+        return DocumentOutcome(document.id, name, known.kind, DocumentState.ALREADY, known.raw_key)
     data = channel.download(document.id)
     raw = raw_store.put(
         Direction.INCOMING, company_id, name, data, source="poll-return-files", content_type="application/xml",
@@ -68,11 +79,11 @@ def receive_document(
     received = register.record_received(
         company_id, raw=raw, name=name, kind=kind.label, provider_document_id=document.id
     )
-    if received.state in DONE:
-        return DocumentOutcome(document.id, name, received.kind, "ALREADY", received.raw_key)
+    if received.state in FINISHED:
+        return DocumentOutcome(document.id, name, received.kind, DocumentState.ALREADY, received.raw_key)
     if kind.kind is FileKind.SETTLEMENT:  # kept and registered; the ingest flow validates and curates it
         register.hand_over(received.id, SETTLEMENT_READER)
-        return DocumentOutcome(document.id, name, kind.label, "HANDED_OVER", raw.key)
+        return DocumentOutcome(document.id, name, kind.label, DocumentState.HANDED_OVER, raw.key)
     try:
         ledger_copy = None
         if kind.kind is FileKind.PAIN002:
@@ -89,7 +100,9 @@ def receive_document(
             raise FormatError(kind.reason or f"{name}: {kind.label} is not a return file")
     except FormatError as exc:
         _quarantine(raw_store, register, received.id, company_id, name, data, str(exc))
-        return DocumentOutcome(document.id, name, kind.label, "QUARANTINED", raw.key, reason=str(exc))
+        return DocumentOutcome(
+            document.id, name, kind.label, DocumentState.QUARANTINED, raw.key, reason=str(exc)
+        )
     return _outcome(document.id, name, kind.label, raw.key, result, ledger_copy, entries)
 
 
@@ -119,7 +132,7 @@ def _outcome(
         document_id,
         name,
         kind,
-        "PROCESSED",
+        DocumentState.PROCESSED,
         raw_key,
         entries=entries,
         changed=result.changed,
@@ -134,6 +147,6 @@ def acknowledge(channel: PaymentChannel, outcomes: list[DocumentOutcome]) -> lis
     """Acknowledge the documents `receive_document` finished: an outcome exists only once the bytes
     are in the raw store and the register has committed (also for a document whose bytes came before
     under another id). The ids acknowledged."""
-    ids = [o.document_id for o in outcomes if o.state in (*DONE, "ALREADY")]
+    ids = [o.document_id for o in outcomes if o.state in DocumentState]
     channel.acknowledge(ids)
     return ids

@@ -11,6 +11,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from paydag import ingest
+from paydag.ingest import IngestState
 from paydag.storage import fetch_input, safe_name
 from tasks import events, resources
 from tasks.retry import io_task
@@ -83,7 +84,7 @@ def validate_and_curate(archived: ingest.Archived, company: str, force: bool) ->
             )
             events.settlement_curated(company, existing.accounting_no, existing.row_count, existing.raw_key)
             return ingest.IngestOutcome(
-                accounting_no=existing.accounting_no, version=existing.version, state="ALREADY", rows=existing.row_count,
+                accounting_no=existing.accounting_no, version=existing.version, state=IngestState.ALREADY, rows=existing.row_count,
                 sums_minor=existing.sums_minor, raw_key=existing.raw_key, curated_path=existing.curated_path,
                 docs_key=existing.docs_key, validation=None,
             )  # fmt: skip

@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from paydag import poll
 from paydag.bankdays import bank_days_before, non_bank_day_reason
+from paydag.poll import DocumentState
 from paydag.providers.channel import ReceivedDocument
 from tasks import events, resources
 from tasks.retry import io_task
@@ -52,9 +53,9 @@ def receive_document(company: str, document: ReceivedDocument) -> poll.DocumentO
             ledger=resources.ledger(),
         )
     log = get_run_logger()
-    if outcome.state == "QUARANTINED":
+    if outcome.state == DocumentState.QUARANTINED:
         log.warning("%s quarantined: %s", outcome.name, outcome.reason)
-    elif outcome.state == "HANDED_OVER":
+    elif outcome.state == DocumentState.HANDED_OVER:
         log.info("%s: %s kept for the settlement ingest", outcome.name, outcome.kind)
     else:
         log.info(

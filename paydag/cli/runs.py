@@ -93,6 +93,7 @@ def ingest(
     ready(company, doc, as_json)
     with failures(doc, as_json):
         from flows.ingest_settlement import ingest_settlement_report
+        from paydag.ingest import IngestState
 
         result = ingest_settlement_report(source=source, company=company, force=force)
     if "reports" in result:  # the inbox: each new report
@@ -101,7 +102,7 @@ def ingest(
             for src, r in result["reports"].items()
         ]
         emit(as_json, {**doc, "status": "done", **result}, lines or ["no new settlement reports"])
-    if result["state"] == "ALREADY":
+    if result["state"] == IngestState.ALREADY:
         head = f"{result['accounting_no']} was ingested before: nothing to do (--force to ingest again)"
     else:
         head = (

@@ -1,19 +1,16 @@
-"""The payment register: SQLAlchemy models, alembic migrations, and the `Register` that writes them."""
+"""The payment register: SQLAlchemy models (models), alembic migrations, and the `Register` that
+writes them, one module per lifecycle: batches (send), received (poll), settlements (ingest),
+exceptions (reconcile), claims (one poll and one send per company)."""
 
+from paydag.register.batches import BatchRecord, PaymentRecord
 from paydag.register.claims import Claim, ClaimBusy, ClaimError, ClaimLost, Claims, Work
-from paydag.register.models import BatchState, PaymentState
-from paydag.register.register import (
-    BatchRecord,
-    ExceptionsUpdate,
-    IncomingPayment,
-    PaymentRecord,
-    ReceivedFile,
-    ReconException,
-    Register,
-    RegisterError,
-    SettlementRecord,
-)
+from paydag.register.database import RegisterError
+from paydag.register.exceptions import ExceptionsUpdate, ReconException
+from paydag.register.models import BatchState, FileState, PaymentState, ReportState
+from paydag.register.received import IncomingPayment, ReceivedFile
+from paydag.register.register import Register
 from paydag.register.returns import ApplyResult
+from paydag.register.settlements import SettlementRecord
 
 __all__ = [
     "ApplyResult",
@@ -25,6 +22,7 @@ __all__ = [
     "ClaimLost",
     "Claims",
     "ExceptionsUpdate",
+    "FileState",
     "IncomingPayment",
     "PaymentRecord",
     "PaymentState",
@@ -32,6 +30,7 @@ __all__ = [
     "ReconException",
     "Register",
     "RegisterError",
+    "ReportState",
     "SettlementRecord",
     "Work",
 ]

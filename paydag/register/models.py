@@ -57,6 +57,22 @@ class PaymentState(StrEnum):
     RETURNED = "RETURNED"
 
 
+class FileState(StrEnum):
+    """A received file's way through the poll."""
+
+    STORED = "STORED"  # its raw bytes are kept and it is registered, nothing applied yet
+    PROCESSED = "PROCESSED"  # applied (status report, notification) or curated (settlement report)
+    HANDED_OVER = "HANDED_OVER"  # to the flow that reads its kind (a settlement report: the ingest)
+    QUARANTINED = "QUARANTINED"  # refused, with the reason; the raw file stays kept
+
+
+class ReportState(StrEnum):
+    """A settlement report's outcome in the ingest."""
+
+    CURATED = "CURATED"  # valid and written to the curated tables
+    QUARANTINED = "QUARANTINED"  # failed its expectations; kept under quarantine/ with the reason
+
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

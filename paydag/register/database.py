@@ -1,0 +1,79 @@
+"""The register's database: the engine (SQLite or PostgreSQL), its migrations, and the one
+transaction every write runs in. The lifecycles (batches, received, settlements, exceptions) build on it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from paydag.settings import package_data
+
+MIGRATIONS = package_data("paydag.register.migrations")
+_UPGRADE_LOCK = threading.Lock()
+
+
+class RegisterError(Exception):
+    """The register refused a write; the message says why."""
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
+            # Take the write lock at the start: a deferred transaction that reads and then writes
+            # fails at once ("database is locked") when another writer got in between, instead of
+            # waiting. The register is small; serialising its transactions costs nothing.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class RegisterBase:
+    """The engine and the transaction; every write is one transaction and idempotent."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if migrate:
+            self.upgrade()
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to the newest migration (alembic)."""
+        # Alembic's command API keeps its context in module globals: two threads upgrading at once (a
+        # poll's parallel file tasks each open the register) break each other's ("KeyError: 'script'").
+        with _UPGRADE_LOCK:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS))
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
