@@ -14,14 +14,13 @@ import zipfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from urllib.parse import urlparse
 
 from paydag.atomic import replacing
 from paydag.formats.classify import FileKind
 from paydag.formats.settlement import SettlementReport, parse_settlement
 from paydag.formats.xml import FormatError
 from paydag.register import Register, ReportState, SettlementRecord
-from paydag.storage import Direction, RawObject, RawStore
+from paydag.storage import Direction, RawObject, RawStore, inbox_files
 from paydag.validation import SuiteValidation, validate_settlement
 
 RAW_PREFIX = "settlement"  # raw keys: incoming/settlement/{yyyy}/{mm}/{dd}/{sha256}-{name}
@@ -68,25 +67,7 @@ class IngestOutcome:
 
 def new_inbox_files(inbox: str, register: Register) -> list[str]:
     """Every file in the inbox (a directory or an s3:// prefix) whose bytes the register has not seen."""
-    parsed = urlparse(inbox)
-    found: list[tuple[str, bytes]] = []
-    if parsed.scheme == "s3":
-        import boto3
-
-        s3 = boto3.client("s3")
-        prefix = parsed.path.lstrip("/")
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=parsed.netloc, Prefix=prefix):
-            for item in page.get("Contents", []):
-                body = s3.get_object(Bucket=parsed.netloc, Key=item["Key"])["Body"].read()
-                found.append((f"s3://{parsed.netloc}/{item['Key']}", body))
-    else:
-        directory = Path(parsed.path if parsed.scheme == "file" else inbox)
-        if directory.is_dir():
-            found = [
-                (str(p), p.read_bytes())
-                for p in sorted(directory.iterdir())
-                if p.is_file() and not p.name.startswith(".")
-            ]
+    found = inbox_files(inbox)
     new: dict[str, str] = {}  # sha256 → the first file with those bytes
     for uri, body in found:
         digest = hashlib.sha256(body).hexdigest()

@@ -16,10 +16,9 @@ from paydag.formats.camt054 import parse_camt054
 from paydag.formats.classify import FileKind, classify
 from paydag.formats.pain002 import parse_pain002
 from paydag.formats.xml import FormatError
-from paydag.ledger import RentLedgerDrop
 from paydag.providers.channel import PaymentChannel, ReceivedDocument
 from paydag.register import ApplyResult, FileState, Register
-from paydag.storage import Direction, RawStore
+from paydag.storage import Direction, RawStore, RentLedgerDrop
 
 
 class DocumentState(StrEnum):

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 
-from paydag.ledger import RentLedgerDrop
 from paydag.providers.autogiro import AutogiroClient
 from paydag.providers.channel import PaymentChannel, ProviderError
 from paydag.providers.pagero import PageroChannel, PageroCredentials, TokenStore
 from paydag.providers.payex import CreditAccountClient
 from paydag.register import Register
 from paydag.settings import Company, Settings
-from paydag.storage import RawStore, open_raw_store
+from paydag.storage import RawStore, RentLedgerDrop, open_raw_store
 
 
 def open_ledger(settings: Settings) -> RentLedgerDrop:

@@ -8,12 +8,11 @@ import json
 from prefect.blocks.system import Secret
 
 from paydag import resources
-from paydag.ledger import RentLedgerDrop
 from paydag.providers.channel import PaymentChannel
 from paydag.providers.pagero import PageroCredentials
 from paydag.register import Register
 from paydag.settings import Settings, load_settings
-from paydag.storage import RawStore
+from paydag.storage import RawStore, RentLedgerDrop
 
 SECRET_BLOCK = "pagero-credentials"  # noqa: S105 (a block name, not a secret). JSON: client_id, client_secret, username, password
 

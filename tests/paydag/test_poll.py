@@ -11,10 +11,9 @@ import httpx
 import pytest
 
 from paydag import ingest, poll
-from paydag.ledger import RentLedgerDrop
 from paydag.register import Register
 from paydag.settings import load_settings
-from paydag.storage import LocalRawStore
+from paydag.storage import LocalRawStore, RentLedgerDrop
 from sandbox.bankfiles import BankEntry, BankTransaction, camt054
 from tests.conftest import SETTLEMENT_V2
 

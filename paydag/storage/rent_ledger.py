@@ -11,7 +11,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from paydag.atomic import write_once
-from paydag.storage import safe_name
+from paydag.storage.raw import safe_name
+from paydag.storage.s3 import put_once
 
 
 class RentLedgerDrop:
@@ -20,10 +21,7 @@ class RentLedgerDrop:
         parsed = urlparse(destination)
         self._s3 = parsed.scheme == "s3"
         if self._s3:
-            import boto3
-
             self._bucket, self._prefix = parsed.netloc, parsed.path.strip("/")
-            self._client = boto3.client("s3")
         else:
             self._dir = Path(parsed.path if parsed.scheme == "file" else destination)
             self._dir.mkdir(parents=True, exist_ok=True)
@@ -32,14 +30,8 @@ class RentLedgerDrop:
         """Place the file (once); its name in the destination."""
         target = f"{hashlib.sha256(data).hexdigest()[:16]}-{safe_name(name)}"
         if self._s3:
-            from botocore.exceptions import ClientError
-
             key = f"{self._prefix}/{target}" if self._prefix else target
-            try:
-                self._client.put_object(Bucket=self._bucket, Key=key, Body=data, IfNoneMatch="*")
-            except ClientError as exc:
-                if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") not in (409, 412):
-                    raise
+            put_once(self._bucket, key, data)
             return f"s3://{self._bucket}/{key}"
         path = self._dir / target
         if not path.exists():

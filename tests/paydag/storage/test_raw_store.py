@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from paydag import storage
+from paydag.storage import raw as storage_raw
 from paydag.storage import (
     Direction,
     KeyConflict,
@@ -74,9 +74,11 @@ def test_other_bytes_under_an_existing_key_is_an_error(
 ) -> None:
     obj = store.put(Direction.INCOMING, "demo", "a.xml", b"one", source="poll", at=AT)
     # Only a broken hash could map other bytes to the same key: simulate one.
-    real = storage._describe
+    real = storage_raw._describe
     monkeypatch.setattr(
-        storage, "_describe", lambda *a, **k: dataclasses.replace(real(*a, **k), key=obj.key, sha256="0" * 64)
+        storage_raw,
+        "_describe",
+        lambda *a, **k: dataclasses.replace(real(*a, **k), key=obj.key, sha256="0" * 64),
     )
     with pytest.raises(KeyConflict, match=obj.key):
         store.put(Direction.INCOMING, "demo", "a.xml", b"two", source="poll", at=AT)

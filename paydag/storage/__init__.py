@@ -1,0 +1,34 @@
+"""Where files are kept and found: the raw store (raw: its interface and keys; local and s3: one
+backend per file), input files and inboxes by path or s3:// URI (inputs), the rent-ledger drop
+(rent_ledger). s3.py makes the only boto3 client."""
+
+from paydag.storage.inputs import fetch_input, inbox_files
+from paydag.storage.local import LocalRawStore
+from paydag.storage.raw import (
+    Direction,
+    KeyConflict,
+    RawObject,
+    RawStore,
+    RawStoreError,
+    open_raw_store,
+    raw_key,
+    safe_name,
+)
+from paydag.storage.rent_ledger import RentLedgerDrop
+from paydag.storage.s3 import S3RawStore
+
+__all__ = [
+    "Direction",
+    "KeyConflict",
+    "LocalRawStore",
+    "RawObject",
+    "RawStore",
+    "RawStoreError",
+    "RentLedgerDrop",
+    "S3RawStore",
+    "fetch_input",
+    "inbox_files",
+    "open_raw_store",
+    "raw_key",
+    "safe_name",
+]
