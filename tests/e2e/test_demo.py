@@ -14,7 +14,7 @@ import pytest
 
 from paydag.cli.demo.stack import free_port
 from paydag.samples import ocr_reference
-from tests.paydag.test_cli import paydag
+from tests.paydag.cli.test_commands import paydag
 
 
 def port_is_free(port: int) -> bool:

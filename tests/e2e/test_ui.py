@@ -15,7 +15,7 @@ import pytest
 
 from paydag.cli.demo.stack import Stack, free_port
 from tests.conftest import REPO, SETTLEMENT_V2
-from tests.paydag.test_cli import paydag
+from tests.paydag.cli.test_commands import paydag
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Offline machine: without the background-networking flags Chromium keeps dialling Google's hosts.

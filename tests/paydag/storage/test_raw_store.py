@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from paydag.storage import raw as storage_raw
 from paydag.storage import (
     Direction,
     KeyConflict,
@@ -20,6 +19,7 @@ from paydag.storage import (
     raw_key,
     safe_name,
 )
+from paydag.storage import raw as storage_raw
 
 AT = datetime(2026, 11, 24, 9, 15, tzinfo=UTC)
 

@@ -1,9 +1,8 @@
-"""Syncing outside systems: PayEx credit accounts (accounts, bills, transactions since a watermark) and
-autogiro consents (desired state from a CSV, only the differences sent)."""
+"""PayEx credit accounts synced: accounts, bills and transactions since a watermark, raw JSON kept,
+bills checked with their suite, curated as Parquet; the watermark moves only after all of that."""
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,8 +15,6 @@ import pandas as pd
 from paydag import identifiers
 from paydag.atomic import replacing, write_replacing
 from paydag.money import to_minor
-from paydag.providers.autogiro import AutogiroClient, Consent, ConsentInvalid
-from paydag.providers.channel import ProviderError
 from paydag.providers.payex import CreditAccountClient
 from paydag.settings import package_data
 from paydag.storage import Direction, RawStore
@@ -168,67 +165,3 @@ def bills_for_reconciliation(curated_dir: Path) -> pd.DataFrame:
     open_bills = bills[bills["status"] == "open"]
     return pd.DataFrame({"bill_no": open_bills["bill_no"], "payment_reference": open_bills["payment_reference"],
                          "amount_minor": open_bills["bill_amount_minor"].astype("int64")})  # fmt: skip
-
-
-# --- autogiro consents --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ConsentChange:
-    person_id: str
-    action: str  # created, modified, unchanged, failed
-    consent_id: str | None = None
-    reason: str | None = None
-
-    def as_row(self) -> dict[str, object]:
-        return {
-            "payer": identifiers.mask(self.person_id),
-            "action": self.action,
-            "consent": self.consent_id,
-            "reason": self.reason,
-        }
-
-
-def read_desired_consents(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.DictReader(f))
-    missing = {"person_id", "company_id", "clearing_number", "account_number"} - set(rows[0] if rows else {})
-    if missing:
-        raise ValueError(f"{path}: the columns {', '.join(sorted(missing))} are missing")
-    return rows
-
-
-def sync_consents(client: AutogiroClient, desired: list[dict[str, str]]) -> list[ConsentChange]:
-    """Create or modify only what differs from the API's list; a second run changes nothing."""
-    changes: list[ConsentChange] = []
-    current: dict[tuple[str, str], Consent] = {}
-    for company in sorted({d["company_id"] for d in desired}):
-        for consent in client.list(company_id=company):
-            if consent.person_id:
-                current[(company, consent.person_id)] = consent
-    for want in desired:
-        person, company = want["person_id"].strip(), want["company_id"].strip()
-        try:
-            clearing, account = _account_of(want)
-            payer = identifiers.personal_number(person)
-            have = current.get((company, payer))
-            if have is None:
-                made = client.create(person_id=payer, company_id=company, clearing_number=clearing, account_number=account,
-                                     bgc_action=want.get("bgc_action") or "none")  # fmt: skip
-                changes.append(ConsentChange(payer, "created", made.id))
-            elif (have.clearing_number, have.account_number) == (clearing, account):
-                changes.append(ConsentChange(payer, "unchanged", have.id))
-            else:
-                made = client.modify(
-                    consent_id=have.id, person_id=payer, clearing_number=clearing, account_number=account
-                )
-                changes.append(ConsentChange(payer, "modified", made.id))
-        except (ConsentInvalid, identifiers.InvalidIdentifier, ProviderError) as exc:
-            changes.append(ConsentChange(person, "failed", reason=str(exc)))
-    return changes
-
-
-def _account_of(want: dict[str, str]) -> tuple[str, str]:
-    from paydag.providers.autogiro import check_account
-
-    return check_account(want["clearing_number"].strip(), want["account_number"].strip())

@@ -1,0 +1,21 @@
+"""Receiving bank files exactly once: the steps the poll-return-files flow runs (steps)."""
+
+from paydag.poll.steps import (
+    FINISHED,
+    SETTLEMENT_READER,
+    DocumentOutcome,
+    DocumentState,
+    acknowledge,
+    new_documents,
+    receive_document,
+)
+
+__all__ = [
+    "FINISHED",
+    "SETTLEMENT_READER",
+    "DocumentOutcome",
+    "DocumentState",
+    "acknowledge",
+    "new_documents",
+    "receive_document",
+]
