@@ -1,20 +1,27 @@
 """What a task needs from outside, built inside the task (clients are not task parameters: they do
-not pickle). Pagero credentials come from the Secret block `pagero-credentials` when it exists."""
+not pickle). Provider credentials come from Prefect Secret blocks when they exist (`pagero-credentials`,
+`payex-token`, `autogiro-api-key`), else from the environment (PAGERO_*, PAYEX_TOKEN, AUTOGIRO_API_KEY)."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from prefect.blocks.system import Secret
 
 from paydag import resources
+from paydag.providers.autogiro import AutogiroClient
 from paydag.providers.channel import PaymentChannel
 from paydag.providers.pagero import PageroCredentials
+from paydag.providers.payex import CreditAccountClient
 from paydag.register import Register
 from paydag.settings import Settings, load_settings
 from paydag.storage import RawStore, RentLedgerDrop
 
-SECRET_BLOCK = "pagero-credentials"  # noqa: S105 (a block name, not a secret). JSON: client_id, client_secret, username, password
+# Block names, not secrets.
+SECRET_BLOCK = "pagero-credentials"  # noqa: S105 JSON: client_id, client_secret, username, password
+PAYEX_TOKEN_BLOCK = "payex-token"  # noqa: S105 the bearer token of the PayEx credit-account API
+AUTOGIRO_KEY_BLOCK = "autogiro-api-key"  # the autogiro consent API's key
 
 
 def settings() -> Settings:
@@ -33,10 +40,17 @@ def ledger() -> RentLedgerDrop:
     return resources.open_ledger(settings())
 
 
-def _secret_credentials() -> PageroCredentials | None:
+def _secret(name: str) -> Any:
+    """The value of a Secret block; None when there is no such block."""
     try:
-        value = Secret.load(SECRET_BLOCK).get()
+        return Secret.load(name).get()
     except ValueError:  # no such block
+        return None
+
+
+def _secret_credentials() -> PageroCredentials | None:
+    value = _secret(SECRET_BLOCK)
+    if value is None:
         return None
     data = json.loads(value) if isinstance(value, str) else value
     return PageroCredentials(data["client_id"], data["client_secret"], data["username"], data["password"])
@@ -45,3 +59,11 @@ def _secret_credentials() -> PageroCredentials | None:
 def channel(company_id: str) -> PaymentChannel:
     s = settings()
     return resources.open_channel(s, s.company(company_id), _secret_credentials())
+
+
+def payex() -> CreditAccountClient:
+    return resources.open_payex(settings(), _secret(PAYEX_TOKEN_BLOCK))
+
+
+def autogiro() -> AutogiroClient:
+    return resources.open_autogiro(settings(), _secret(AUTOGIRO_KEY_BLOCK))

@@ -12,7 +12,6 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from paydag import resources as domain_resources
 from paydag import sync
 from paydag.storage import fetch_input
 from tasks import resources
@@ -27,7 +26,7 @@ def _watermark() -> sync.Watermark:
 def fetch_credit_accounts(company: str) -> sync.CreditAccountSnapshot:
     """The configured accounts, their bills and the transactions since the watermark; raw JSON kept."""
     s = resources.settings()
-    with closing(domain_resources.open_payex(s)) as client:
+    with closing(resources.payex()) as client:
         return sync.fetch_credit_accounts(client, s.payex_accounts, watermark=_watermark(), raw_store=resources.raw_store(),
                                           company=company, today=s.today())  # fmt: skip
 
@@ -73,7 +72,7 @@ def read_desired_consents(desired: str) -> list[dict[str, str]]:
 @task(name="apply-consent-differences", cache_policy=NO_CACHE, tags=["autogiro-api"])
 def apply_consent_differences(wanted: list[dict[str, str]]) -> list[sync.ConsentChange]:
     """Create or modify only what differs from the API's list (run again, it changes nothing more)."""
-    with closing(domain_resources.open_autogiro(resources.settings())) as client:
+    with closing(resources.autogiro()) as client:
         return sync.sync_consents(client, wanted)
 
 

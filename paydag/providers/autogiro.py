@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import httpx
 from lxml import etree
 
 from paydag import identifiers
 from paydag.formats.xml import FormatError, parse_document
 from paydag.providers.errors import ConsentInvalid, ProviderError
-from paydag.providers.http import Retry, request
+from paydag.providers.http import ProviderClient
 
 log = logging.getLogger("paydag.autogiro")
 PATH = "/autogiromedgivanden.xml"
@@ -101,41 +98,22 @@ def check_account(clearing_number: str, account_number: str) -> tuple[str, str]:
     return account.clearing, account.account
 
 
-class AutogiroClient:
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        timeout: float = 30.0,
-        retries: int = 4,
-        backoff_seconds: float = 1.0,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+class AutogiroClient(ProviderClient):
+    """The autogiro consent API; its key travels as a query parameter and is redacted from every log."""
+
+    log = log
+
+    def __init__(self, base_url: str, api_key: str, **options: Any) -> None:
         _install_redaction()
+        super().__init__(base_url, **options)
         self._key = api_key
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"), timeout=httpx.Timeout(timeout), transport=transport
-        )
-        self._retries, self._backoff, self._sleep = retries, backoff_seconds, sleep
 
     def __repr__(self) -> str:
         return "AutogiroClient(api_key=***)"
 
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> AutogiroClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def _call(self, method: str, params: dict[str, Any], *, retry: bool) -> list[Consent]:
         query = {"apikey": self._key, **{k: v for k, v in params.items() if v is not None}}
-        policy = Retry(self._retries + 1 if retry else 1, self._backoff, self._sleep)
-        response = request(self._http, method, PATH, retry=policy, log=log, params=query)
+        response = self._send(method, PATH, retried=retry, params=query)
         if response.is_error:
             text = _SECRET_PARAMS.sub(r"\1***", response.text[:300])
             raise ProviderError(response.status_code, text, method=method, path=PATH)

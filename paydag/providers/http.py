@@ -1,13 +1,15 @@
-"""The one retry loop every provider client uses: a timeout on each call, retries with exponential
-backoff only for what another attempt can fix (transport errors, 429 honouring Retry-After, and the 5xx
-the provider marks as passing), and everything else handed back to the client to interpret."""
+"""The one retry loop every provider client uses, and the base client that owns the connection: a
+timeout on each call, retries with exponential backoff only for what another attempt can fix (transport
+errors, 429 honouring Retry-After, and the 5xx the provider marks as passing), and everything else
+handed back to the client to interpret."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -66,3 +68,57 @@ def request(
             raise ProviderUnavailable(f"{method} {path}: {response.status_code} {describe(response)}")
         retry.sleep(retry_after(response) or retry.backoff_seconds * 2 ** (attempt - 1))
     raise ProviderUnavailable(f"{method} {path}: no attempt was made")
+
+
+class ProviderClient:
+    """What every provider client is built on: it owns the httpx.Client (base URL, timeout, headers),
+    the retry policy and closing; subclasses are thin resources over `_send`.
+
+    `retries` is the number of attempts after the first; `transport` and `sleep` are there for tests.
+    """
+
+    log = logging.getLogger("paydag.providers")
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = 4,
+        backoff_seconds: float = 1.0,
+        headers: dict[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout),
+            headers=headers,
+            transport=transport,
+            verify=True,
+        )
+        self._retries, self._backoff, self._sleep = retries, backoff_seconds, sleep
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        retried: bool = True,
+        describe: Callable[[httpx.Response], str] = lambda r: r.reason_phrase,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One call through the retry loop; `retried=False` for a call another attempt must not repeat
+        (an upload that may have arrived)."""
+        policy = Retry(self._retries + 1 if retried else 1, self._backoff, self._sleep)
+        return request(self._http, method, url, retry=policy, log=self.log, describe=describe, **kwargs)

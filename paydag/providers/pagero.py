@@ -25,7 +25,7 @@ from paydag.providers.channel import (
     ReceivedDocument,
     SendMode,
 )
-from paydag.providers.http import Retry, request
+from paydag.providers.http import ProviderClient
 
 log = logging.getLogger("paydag.pagero")
 
@@ -74,8 +74,10 @@ class TokenStore:
         write_replacing(self.path, json.dumps(tokens).encode(), mode=0o600)
 
 
-class PageroChannel:
+class PageroChannel(ProviderClient):
     """The `PaymentChannel` over Pagero's REST API (or the sandbox, which answers the same contract)."""
+
+    log = log
 
     def __init__(
         self,
@@ -84,33 +86,17 @@ class PageroChannel:
         token_store: TokenStore,
         *,
         token_url: str | None = None,
-        timeout: float = 30.0,
-        retries: int = 4,
-        backoff_seconds: float = 1.0,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        **options: Any,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url, **options)
         self.token_url = token_url or f"{self.base_url}/oauth/v2/oauth-token"
         self._credentials = credentials
         self._tokens = token_store
-        self._retries = retries
-        self._backoff = backoff_seconds
-        self._sleep = sleep
         self._clock = clock
-        self._http = httpx.Client(
-            base_url=self.base_url, timeout=httpx.Timeout(timeout), transport=transport, verify=True
-        )
 
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> PageroChannel:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __repr__(self) -> str:
+        return f"PageroChannel({self.base_url}, credentials=***)"
 
     # -- OAuth2 --
 
@@ -137,7 +123,7 @@ class PageroChannel:
 
     def _grant(self, form: dict[str, str]) -> str:
         auth = (self._credentials.client_id, self._credentials.client_secret)
-        response = self._send("POST", self.token_url, retry=True, authenticated=False, data=form, auth=auth)
+        response = self._call("POST", self.token_url, retry=True, authenticated=False, data=form, auth=auth)
         body = response.json()
         tokens = {
             "access_token": body["access_token"],
@@ -150,20 +136,17 @@ class PageroChannel:
 
     # -- transport --
 
-    def _send(
+    def _call(
         self, method: str, url: str, *, retry: bool, authenticated: bool = True, **kwargs: Any
     ) -> httpx.Response:
         """One call, retried (when `retry`) as `http.request` does; a 401 gets one fresh token; other
         4xx are ProviderError."""
-        policy = Retry(self._retries + 1 if retry else 1, self._backoff, self._sleep)
         path = httpx.URL(url).path if "://" in url else url
         headers = dict(kwargs.pop("headers", None) or {})
         for refreshed in (False, True):
             if authenticated:
                 headers["Authorization"] = f"Bearer {self._access_token(force=refreshed)}"
-            response = request(
-                self._http, method, url, retry=policy, log=log, describe=_message, headers=headers, **kwargs
-            )
+            response = self._send(method, url, retried=retry, describe=_message, headers=headers, **kwargs)
             if response.status_code == 401 and authenticated and not refreshed:
                 continue
             if response.is_error:
@@ -183,7 +166,7 @@ class PageroChannel:
         document_type: str,
         send_mode: SendMode,
     ) -> str:
-        response = self._send(
+        response = self._call(
             "POST",
             "/file/v1/files",
             retry=False,  # an upload that may have arrived is looked up, never blindly repeated
@@ -198,7 +181,7 @@ class PageroChannel:
         return str(response.json()["id"])
 
     def find_by_sender_reference(self, sender_reference: str, company_id: str) -> ProviderFile | None:
-        response = self._send(
+        response = self._call(
             "GET",
             "/file/v1/files",
             retry=True,
@@ -217,7 +200,7 @@ class PageroChannel:
         )
 
     def status(self, file_id: str) -> FileStatus:
-        response = self._send(
+        response = self._call(
             "GET",
             f"/file/v1/files/{file_id}/fileparts",
             retry=True,
@@ -245,7 +228,7 @@ class PageroChannel:
             }
             if document_type:
                 params["documentType"] = document_type
-            body = self._send("GET", "/document/v1/documents", retry=True, params=params).json()
+            body = self._call("GET", "/document/v1/documents", retry=True, params=params).json()
             items = body.get("items", [])
             for item in items:  # newest-first offset paging shifts between pages: de-duplicate by id
                 info = item.get("documentInfo") or {}
@@ -266,11 +249,11 @@ class PageroChannel:
                 return list(seen.values())
 
     def download(self, document_id: str) -> bytes:
-        return self._send("GET", f"/document/v1/documents/{document_id}/targetdocument", retry=True).content
+        return self._call("GET", f"/document/v1/documents/{document_id}/targetdocument", retry=True).content
 
     def acknowledge(self, document_ids: list[str]) -> None:
         if document_ids:
-            self._send("POST", "/document/v1/documents/fetch", retry=True, json={"ids": document_ids})
+            self._call("POST", "/document/v1/documents/fetch", retry=True, json={"ids": document_ids})
 
 
 def _message(response: httpx.Response) -> str:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import httpx
 
 from paydag.providers.errors import PayExProblem
-from paydag.providers.http import Retry, request
+from paydag.providers.http import ProviderClient
 
 log = logging.getLogger("paydag.payex")
 
@@ -61,42 +60,24 @@ def _normalise(value: Any) -> Any:
     return value
 
 
-class CreditAccountClient:
-    def __init__(
-        self,
-        base_url: str,
-        ledger: str,
-        token: str,
-        *,
-        timeout: float = 30.0,
-        retries: int = 4,
-        backoff_seconds: float = 1.0,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._root = f"/ledger/credit-account/v1/{ledger}/accounts"
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            timeout=httpx.Timeout(timeout),
-            transport=transport,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+class CreditAccountClient(ProviderClient):
+    """The PayEx credit-account API of one ledger, with a bearer token."""
+
+    log = log
+
+    def __init__(self, base_url: str, ledger: str, token: str, **options: Any) -> None:
+        super().__init__(
+            base_url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}, **options
         )
-        self._retries, self._backoff, self._sleep = retries, backoff_seconds, sleep
+        self._root = f"/ledger/credit-account/v1/{ledger}/accounts"
 
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> CreditAccountClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __repr__(self) -> str:
+        return "CreditAccountClient(token=***)"
 
     # -- transport --
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        policy = Retry(self._retries + 1, self._backoff, self._sleep)
-        response = request(self._http, method, path, retry=policy, log=log, **kwargs)
+        response = self._send(method, path, **kwargs)
         if response.is_error:
             raise _problem(response, path)
         if not response.content:

@@ -125,3 +125,21 @@ def test_a_failed_curation_fails_its_own_step_with_the_accounts_fetched_once(
         "curate-credit-accounts": "Failed",
     }
     # the watermark step never ran: the next sync fetches the same transactions again
+
+
+def test_the_payex_token_comes_from_its_secret_block_first(
+    sandbox_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.blocks.system import Secret
+
+    from sandbox.payex import TOKEN
+    from tasks.resources import PAYEX_TOKEN_BLOCK
+
+    monkeypatch.setenv("PAYEX_TOKEN", "not-the-token")  # the environment is only the fallback
+    Secret(value=TOKEN).save(PAYEX_TOKEN_BLOCK, overwrite=True)
+    try:
+        assert sync_credit_accounts()["accounts"] == 3
+    finally:
+        Secret.delete(PAYEX_TOKEN_BLOCK)
+    with pytest.raises(Exception, match="401"):  # without the block, the wrong token from the environment
+        sync_credit_accounts()
