@@ -110,67 +110,16 @@ def reconcile_settlement(
     earlier_settlement: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per settlement row or capture, with its state; see SettlementState."""
-    s = settlement[
-        [
-            "transaction_no",
-            "order_id",
-            "amount_minor",
-            "currency",
-            "service",
-            "accounting_no",
-            "referenced_transaction",
-        ]
-    ].copy()
-    s = s.rename(columns={"amount_minor": "settled_minor"})
-    # Nullable integers throughout: an outer join leaves gaps, and a gap must not turn money into floats.
-    s["settled_minor"] = s["settled_minor"].astype("Int64")
-    c = captures[["transaction_no", "payee_reference", "type", "signed_minor", "created"]].rename(
-        columns={"signed_minor": "captured_minor"}
-    )
-    c = c.assign(captured_minor=c["captured_minor"].astype("Int64"))
-
-    # A number twice on either side makes every row of that number ambiguous, on both sides.
-    twice = pd.concat(
-        [
-            s["transaction_no"][s["transaction_no"].duplicated()],
-            c["transaction_no"][c["transaction_no"].duplicated()],
-        ]
-    )
-    dup_s = _isin(s["transaction_no"], twice) if len(twice) else pd.Series(False, index=s.index)
-    dup_c = _isin(c["transaction_no"], twice) if len(twice) else pd.Series(False, index=c.index)
-    duplicates = pd.concat(
-        [s[dup_s].assign(state=SettlementState.DUPLICATE.value, side="settlement"),
-         c[dup_c].assign(state=SettlementState.DUPLICATE.value, side="captures")],
-        ignore_index=True,
-    )  # fmt: skip
-    s, c = s[~dup_s], c[~dup_c]
-
+    s, c = _sides(settlement, captures)
+    duplicates, s, c = _split_duplicates(s, c)
     # 1. The transaction number, exactly.
     by_number = s.merge(c, on="transaction_no", how="outer", indicator=True)
     both = by_number[by_number["_merge"] == "both"].copy()
     both["matched_by"] = "transaction number"
     left = by_number.loc[by_number["_merge"] == "left_only", s.columns]
     right = by_number.loc[by_number["_merge"] == "right_only", c.columns]
-
-    # 2. What is left over: payeeReference = OrderId, paired one to one by amount. Rows without a
-    # reference take no part (pandas would pair missing keys with each other).
-    left_ref, left_none = left[left["order_id"].notna()], left[left["order_id"].isna()]
-    right_ref, right_none = right[right["payee_reference"].notna()], right[right["payee_reference"].isna()]
-    left_ref = left_ref.assign(_n=left_ref.groupby(["order_id", "settled_minor"]).cumcount())
-    right_ref = right_ref.assign(_n=right_ref.groupby(["payee_reference", "captured_minor"]).cumcount())
-    by_reference = left_ref.merge(
-        right_ref.rename(columns={"transaction_no": "capture_no"}),
-        left_on=["order_id", "settled_minor", "_n"], right_on=["payee_reference", "captured_minor", "_n"],
-        how="outer", indicator=True,
-    )  # fmt: skip
-    second = by_reference[by_reference["_merge"] == "both"].copy()
-    second["matched_by"] = "payee reference"
-    only_settlement = pd.concat(
-        [by_reference[by_reference["_merge"] == "left_only"], left_none], ignore_index=True
-    )
-    only_captures = by_reference[by_reference["_merge"] == "right_only"].copy()
-    only_captures["transaction_no"] = only_captures["capture_no"]
-    only_captures = pd.concat([only_captures, right_none], ignore_index=True)
+    # 2. What is left over, by payeeReference = OrderId.
+    second, only_settlement, only_captures = _by_reference(left, right)
 
     matched = pd.concat([both, second], ignore_index=True)
     matched["difference_minor"] = matched["settled_minor"] - matched["captured_minor"]
@@ -184,29 +133,103 @@ def reconcile_settlement(
     only_captures["age_days"] = (pd.Timestamp(as_of) - created_day).dt.days
 
     report = pd.concat([matched, only_settlement, only_captures, duplicates], ignore_index=True)
-
     # 3. Reversals: linked to the capture they reverse, in this report, an earlier one, or the export.
-    is_reversal = (report["settled_minor"] < 0).fillna(False) | (report["type"] == "Reversal").fillna(False)
-    referenced = report["referenced_transaction"].astype("string")
     pools = [settlement["transaction_no"], captures["transaction_no"]]
     if earlier_settlement is not None:
         pools.append(earlier_settlement["transaction_no"])
+    return _shaped(_link_reversals(report, pools))
+
+
+def _sides(settlement: pd.DataFrame, captures: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The columns each side brings. Nullable integers throughout: an outer join leaves gaps, and a
+    gap must not turn money into floats."""
+    keep = [
+        "transaction_no",
+        "order_id",
+        "amount_minor",
+        "currency",
+        "service",
+        "accounting_no",
+        "referenced_transaction",
+    ]
+    s = settlement[keep].rename(columns={"amount_minor": "settled_minor"})
+    s = s.assign(settled_minor=s["settled_minor"].astype("Int64"))
+    c = captures[["transaction_no", "payee_reference", "type", "signed_minor", "created"]].rename(
+        columns={"signed_minor": "captured_minor"}
+    )
+    return s, c.assign(captured_minor=c["captured_minor"].astype("Int64"))
+
+
+def _split_duplicates(s: pd.DataFrame, c: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A number twice on either side makes every row of that number ambiguous, on both sides: those
+    rows as duplicates, and both sides without them."""
+    twice = pd.concat(
+        [
+            s["transaction_no"][s["transaction_no"].duplicated()],
+            c["transaction_no"][c["transaction_no"].duplicated()],
+        ]
+    )
+    dup_s = _isin(s["transaction_no"], twice) if len(twice) else pd.Series(False, index=s.index)
+    dup_c = _isin(c["transaction_no"], twice) if len(twice) else pd.Series(False, index=c.index)
+    duplicates = pd.concat(
+        [s[dup_s].assign(state=SettlementState.DUPLICATE.value, side="settlement"),
+         c[dup_c].assign(state=SettlementState.DUPLICATE.value, side="captures")],
+        ignore_index=True,
+    )  # fmt: skip
+    return duplicates, s[~dup_s], c[~dup_c]
+
+
+def _by_reference(left: pd.DataFrame, right: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The rows the number left over, paired one to one by payeeReference = OrderId and amount: the
+    pairs, the settlement rows left, the captures left. Rows without a reference take no part (pandas
+    would pair missing keys with each other)."""
+    left_ref, left_none = left[left["order_id"].notna()], left[left["order_id"].isna()]
+    right_ref, right_none = right[right["payee_reference"].notna()], right[right["payee_reference"].isna()]
+    left_ref = left_ref.assign(_n=left_ref.groupby(["order_id", "settled_minor"]).cumcount())
+    right_ref = right_ref.assign(_n=right_ref.groupby(["payee_reference", "captured_minor"]).cumcount())
+    by_reference = left_ref.merge(
+        right_ref.rename(columns={"transaction_no": "capture_no"}),
+        left_on=["order_id", "settled_minor", "_n"], right_on=["payee_reference", "captured_minor", "_n"],
+        how="outer", indicator=True,
+    )  # fmt: skip
+    pairs = by_reference[by_reference["_merge"] == "both"].copy()
+    pairs["matched_by"] = "payee reference"
+    only_settlement = pd.concat(
+        [by_reference[by_reference["_merge"] == "left_only"], left_none], ignore_index=True
+    )
+    only_captures = by_reference[by_reference["_merge"] == "right_only"].copy()
+    only_captures["transaction_no"] = only_captures["capture_no"]
+    return pairs, only_settlement, pd.concat([only_captures, right_none], ignore_index=True)
+
+
+def _link_reversals(report: pd.DataFrame, pools: list[pd.Series]) -> pd.DataFrame:
+    """A reversal whose referenced transaction is in one of `pools` names it; a matched one is
+    REVERSAL_LINKED."""
+    is_reversal = (report["settled_minor"] < 0).fillna(False) | (report["type"] == "Reversal").fillna(False)
+    referenced = report["referenced_transaction"].astype("string")
     linked = pd.Series(False, index=report.index)
     linked[is_reversal] = _isin(referenced[is_reversal], *pools)
     report["linked_capture"] = referenced.where(linked)
     report.loc[linked & (report["state"] == SettlementState.MATCHED.value), "state"] = (
         SettlementState.REVERSAL_LINKED.value
     )
+    return report
 
-    columns = ["transaction_no", "state", "matched_by", "accounting_no", "currency", "service", "order_id",
-               "payee_reference", "type", "settled_minor", "captured_minor", "difference_minor", "age_days",
-               "linked_capture", "side"]  # fmt: skip
-    for column in columns:
+
+REPORT_COLUMNS = ["transaction_no", "state", "matched_by", "accounting_no", "currency", "service", "order_id",
+                  "payee_reference", "type", "settled_minor", "captured_minor", "difference_minor", "age_days",
+                  "linked_capture", "side"]  # fmt: skip
+
+
+def _shaped(report: pd.DataFrame) -> pd.DataFrame:
+    """The report's columns in their order, money and ages as Int64."""
+    for column in REPORT_COLUMNS:
         if column not in report:
             report[column] = pd.NA
-    report = report[columns].reset_index(drop=True)
-    money = ["settled_minor", "captured_minor", "difference_minor", "age_days"]
-    return report.astype({column: "Int64" for column in money})
+    report = report[REPORT_COLUMNS].reset_index(drop=True)
+    return report.astype(
+        {column: "Int64" for column in ["settled_minor", "captured_minor", "difference_minor", "age_days"]}
+    )
 
 
 def _isin(values: pd.Series, *pools: pd.Series) -> pd.Series:

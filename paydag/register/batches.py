@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from paydag.identifiers import mask
 from paydag.money import from_minor, to_minor
@@ -158,44 +159,15 @@ class Batches(RegisterBase):
                     raise RegisterError(f"batch {msg_id} was never begun")
                 if batch.state != BatchState.PENDING:
                     return self._batch_record(batch)
-                file = s.scalar(
-                    select(FileRow).where(FileRow.direction == "outgoing", FileRow.sha256 == raw.sha256)
-                )
-                if file is None:
-                    file = FileRow(
-                        company_id=batch.company_id,
-                        direction="outgoing",
-                        kind=file_format,
-                        name=name,
-                        raw_key=raw.key,
-                        sha256=raw.sha256,
-                        size=raw.size,
-                        state="BUILT",
-                    )
-                    s.add(file)
-                    s.flush()
+                file = _outgoing_file(s, batch.company_id, raw, name=name, file_format=file_format)
                 batch.file_id, batch.file_format = file.id, file_format
                 batch.nb_of_txs, batch.ctrl_sum, batch.state = nb_of_txs, ctrl_sum, BatchState.BUILT
                 s.add(
                     StatusEventRow(batch_id=batch.id, file_id=file.id, from_state="PENDING", to_state="BUILT")
                 )
-                for payment, e2e, pmt_inf_id in payments:
-                    row = PaymentRow(
-                        company_id=batch.company_id,
-                        payment_id=payment.payment_id,
-                        batch_id=batch.id,
-                        end_to_end_id=e2e,
-                        pmt_inf_id=pmt_inf_id,
-                        creditor_name=payment.creditor_name,
-                        account_type=payment.account_type.value,
-                        account=payment.account,
-                        amount_minor=to_minor(payment.amount, payment.currency),
-                        currency=payment.currency,
-                        execution_date=payment.execution_date,
-                        reference=payment.ocr or payment.message,
-                        state=PaymentState.BUILT,
-                    )
-                    s.add(row)
+                s.add_all(
+                    _payment_row(batch, payment, e2e, pmt_inf_id) for payment, e2e, pmt_inf_id in payments
+                )
                 s.flush()
                 s.add_all(
                     StatusEventRow(
@@ -339,3 +311,23 @@ class Batches(RegisterBase):
             nb_of_txs=row.nb_of_txs,
             ctrl_sum=row.ctrl_sum,
         )
+
+
+def _outgoing_file(s: Session, company_id: str, raw: RawObject, *, name: str, file_format: str) -> FileRow:
+    """The outgoing file with these bytes, registered now if it is not yet."""
+    file = s.scalar(select(FileRow).where(FileRow.direction == "outgoing", FileRow.sha256 == raw.sha256))
+    if file is None:
+        file = FileRow(company_id=company_id, direction="outgoing", kind=file_format, name=name, raw_key=raw.key,
+                       sha256=raw.sha256, size=raw.size, state="BUILT")  # fmt: skip
+        s.add(file)
+        s.flush()
+    return file
+
+
+def _payment_row(batch: BatchRow, payment: Payment, end_to_end_id: str, pmt_inf_id: str) -> PaymentRow:
+    return PaymentRow(
+        company_id=batch.company_id, payment_id=payment.payment_id, batch_id=batch.id, end_to_end_id=end_to_end_id,
+        pmt_inf_id=pmt_inf_id, creditor_name=payment.creditor_name, account_type=payment.account_type.value,
+        account=payment.account, amount_minor=to_minor(payment.amount, payment.currency), currency=payment.currency,
+        execution_date=payment.execution_date, reference=payment.ocr or payment.message, state=PaymentState.BUILT,
+    )  # fmt: skip

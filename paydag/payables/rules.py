@@ -1,227 +1,33 @@
-"""Payables from the ERP: read a CSV or JSON Lines export, validate every row, make a `PaymentBatch`.
-
-Every row is checked and every failure is reported with its payment_id, field and reason, never just
-the first. A batch with any invalid row is not built unless the caller allows a partial batch; then
-the invalid rows are listed and left out.
-"""
+"""Every rule a payables row must meet, each failure reported with its row, payment_id, field and
+reason: identifiers, amounts, currencies, names, dates, references, duplicates."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
-from pathlib import Path
 
 import pycountry
 from stdnum import iso11649
 
 from paydag import bankdays, identifiers, money
 from paydag.formats.bank_profiles import BankProfile
-
-REQUIRED_COLUMNS = (
-    "payment_id",
-    "company",
-    "creditor_name",
-    "account_type",
-    "account",
-    "bic",
-    "amount",
-    "currency",
-    "execution_date",
-    "ocr",
-    "message",
-)
-OPTIONAL_COLUMNS = ("creditor_country", "creditor_address")
+from paydag.payables.batch import AccountType, Payment, PaymentType, RowIssue, ValidationReport
 
 CREDITOR_NAME_MAX = 70  # Max70Text in pain.001
+
+
 MESSAGE_MAX = 140  # Max140Text (RmtInf/Ustrd)
+
+
 ADDRESS_MAX = 140  # two AdrLine of Max70Text
+
+
 PAYMENT_ID_MAX = 200
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class PayablesUnreadable(Exception):
-    """The payables file could not be read at all (exit 2); the message names the file and where."""
-
-
-class AccountType(StrEnum):
-    BG = "BG"
-    PG = "PG"
-    BBAN = "BBAN"
-    IBAN = "IBAN"
-
-
-class PaymentType(StrEnum):
-    """What decides service level, charge bearer and character set in the file."""
-
-    DOMESTIC = "domestic"  # SEK to a bankgiro, plusgiro or Swedish account
-    SEPA = "sepa"  # EUR to an IBAN in the SEPA zone
-    CROSS_BORDER = "cross-border"  # anything else
-
-
-@dataclass(frozen=True, slots=True)
-class Payment:
-    """One validated supplier payment, its identifiers normalised."""
-
-    row: int
-    payment_id: str
-    company: str
-    creditor_name: str
-    account_type: AccountType
-    account: str  # BG/PG digits, BBAN clearing+account digits, or compact IBAN
-    clearing: str | None  # BBAN only: 4 digits (Swedbank 8xxxx: 5)
-    bic: str | None
-    amount: Decimal
-    currency: str
-    execution_date: date
-    ocr: str | None
-    message: str | None
-    creditor_country: str
-    creditor_address: str | None
-    payment_type: PaymentType
-
-    def canonical(self) -> str:
-        """The payment's identity as text: what makes two exports the same batch."""
-        return "\x1f".join(
-            str(v)
-            for v in (
-                self.payment_id,
-                self.company,
-                self.creditor_name,
-                self.account_type,
-                self.account,
-                self.bic or "",
-                f"{self.amount:f}",
-                self.currency,
-                self.execution_date.isoformat(),
-                self.ocr or "",
-                self.message or "",
-                self.creditor_country,
-                self.creditor_address or "",
-            )
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RowIssue:
-    """A failed rule on one row: where, which field, why."""
-
-    row: int
-    payment_id: str
-    field: str
-    reason: str
-
-    def as_dict(self) -> dict[str, object]:
-        return {"row": self.row, "payment_id": self.payment_id, "field": self.field, "reason": self.reason}
-
-
-@dataclass
-class ValidationReport:
-    source: str
-    rows_read: int = 0
-    errors: list[RowIssue] = field(default_factory=list)
-    warnings: list[RowIssue] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def invalid_payment_ids(self) -> list[str]:
-        return sorted({e.payment_id for e in self.errors})
-
-    @property
-    def invalid_rows(self) -> list[int]:
-        return sorted({e.row for e in self.errors})
-
-
-@dataclass(frozen=True)
-class PaymentBatch:
-    """The valid payments of one payables export for one company, in input order."""
-
-    company: str
-    source: str
-    payments: tuple[Payment, ...]
-
-    @property
-    def total(self) -> Decimal:
-        return sum((p.amount for p in self.payments), Decimal(0))
-
-    def __len__(self) -> int:
-        return len(self.payments)
-
-
-# --- reading -------------------------------------------------------------------------------------
-
-
-def read_payables(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (row number, raw values) from a CSV (`,` `;` or tab) or JSON Lines file.
-
-    Row numbers are the file's line numbers, so that a user can find the row in the export.
-    """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PayablesUnreadable(f"{path}: cannot be read: {exc.strerror or exc}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PayablesUnreadable(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    if not text.strip():
-        raise PayablesUnreadable(f"{path}: the file is empty")
-    if path.suffix.lower() in {".jsonl", ".ndjson", ".json"} or text.lstrip().startswith("{"):
-        yield from _read_json_lines(path, text)
-    else:
-        yield from _read_csv(path, text)
-
-
-def _check_columns(path: Path, columns: Iterable[str], where: str) -> None:
-    missing = [c for c in REQUIRED_COLUMNS if c not in set(columns)]
-    if missing:
-        raise PayablesUnreadable(f"{path}: {where} lacks the column(s) {', '.join(missing)}")
-
-
-def _read_csv(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:
-    header_line = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=header_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-        _check_columns(path, header, "the header")
-        for values in reader:
-            if not any(v.strip() for v in values):
-                continue
-            if len(values) != len(header):
-                raise PayablesUnreadable(
-                    f"{path}: line {reader.line_num} has {len(values)} fields, the header {len(header)}"
-                )
-            yield reader.line_num, dict(zip(header, values, strict=True))
-    except csv.Error as exc:
-        raise PayablesUnreadable(f"{path}: line {reader.line_num}: {exc}") from None
-
-
-def _read_json_lines(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            # parse_float=str keeps `1234.50` exactly as written: money never passes through a float.
-            obj = json.loads(line, parse_float=str, parse_int=str)
-        except json.JSONDecodeError as exc:
-            raise PayablesUnreadable(f"{path}: line {number}: not JSON ({exc.msg})") from None
-        if not isinstance(obj, dict):
-            raise PayablesUnreadable(f"{path}: line {number}: a JSON object was expected")
-        _check_columns(path, obj.keys(), f"line {number}")
-        yield number, {k: "" if v is None else str(v) for k, v in obj.items()}
-
-
-# --- validation ----------------------------------------------------------------------------------
 
 
 class _RowChecker:
@@ -476,18 +282,3 @@ def _reference(c: _RowChecker, *, profile: BankProfile, payment_type: PaymentTyp
     except identifiers.InvalidIdentifier as exc:
         c.fail("ocr", str(exc))
         return None
-
-
-def load_batch(
-    path: Path, *, company: str, profile: BankProfile, today: date, allow_partial: bool = False
-) -> tuple[PaymentBatch | None, ValidationReport]:
-    """Read and validate a payables file. The batch is None when it must not be built.
-
-    Raises `PayablesUnreadable` when the file cannot be read at all.
-    """
-    payments, report = validate_payables(
-        read_payables(path), company=company, profile=profile, today=today, source=path.name
-    )
-    if not payments or (report.errors and not allow_partial):
-        return None, report
-    return PaymentBatch(company=company, source=path.name, payments=tuple(payments)), report

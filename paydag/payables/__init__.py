@@ -1,0 +1,54 @@
+"""Payables from the ERP: read a CSV or JSON Lines export, validate every row, make a `PaymentBatch`.
+
+Every row is checked and every failure is reported with its payment_id, field and reason, never just
+the first. A batch with any invalid row is not built unless the caller allows a partial batch; then
+the invalid rows are listed and left out.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from paydag.formats.bank_profiles import BankProfile
+from paydag.payables.batch import (
+    AccountType,
+    PayablesUnreadable,
+    Payment,
+    PaymentBatch,
+    PaymentType,
+    RowIssue,
+    ValidationReport,
+)
+from paydag.payables.export import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, read_payables
+from paydag.payables.rules import validate_payables
+
+__all__ = [
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "AccountType",
+    "PayablesUnreadable",
+    "Payment",
+    "PaymentBatch",
+    "PaymentType",
+    "RowIssue",
+    "ValidationReport",
+    "load_batch",
+    "read_payables",
+    "validate_payables",
+]
+
+
+def load_batch(
+    path: Path, *, company: str, profile: BankProfile, today: date, allow_partial: bool = False
+) -> tuple[PaymentBatch | None, ValidationReport]:
+    """Read and validate a payables file. The batch is None when it must not be built.
+
+    Raises `PayablesUnreadable` when the file cannot be read at all.
+    """
+    payments, report = validate_payables(
+        read_payables(path), company=company, profile=profile, today=today, source=path.name
+    )
+    if not payments or (report.errors and not allow_partial):
+        return None, report
+    return PaymentBatch(company=company, source=path.name, payments=tuple(payments)), report
