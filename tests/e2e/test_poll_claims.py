@@ -164,6 +164,11 @@ def slow_downloads(day: Day, seconds: float = 60) -> None:
     day.faults({"route": "download", "latency": seconds, "times": 4})
 
 
+def downloads_waiting(day: Day) -> bool:
+    """Whether some of the slow downloads `slow_downloads` set up have not begun yet."""
+    return any(f["route"] == "download" for f in day.provider()["faults"])
+
+
 def assert_taken_over_within_the_lease(day: Day, dead: Process, successor: Process, killed_at) -> None:
     [over] = [e for e in day.events() if e.action is ClaimAction.TAKEN_OVER]
     assert f"pid {successor.pid} on " in over.holder
@@ -210,6 +215,9 @@ def test_a_poll_killed_while_its_prefect_server_restarts_is_followed_within_the_
         slow_downloads(day)
         dead = day.poll("holder", **api)
         wait_for("the first poll takes the claim", holds(day, dead), 90, dead)
+        # … and its slow downloads are under way: each took its provider slot from the server before
+        # it goes down (a task starting while the server is away fails, and its poll lets go)
+        wait_for("the first poll's downloads", lambda: not downloads_waiting(day), 90, dead)
         stack.stop()  # the server goes down while the poll holds the claim …
         stack.prefect_server(port, prefect)  # … and comes back on the same database
         assert holds(day, dead)()
