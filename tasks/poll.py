@@ -53,6 +53,8 @@ def receive_document(company: str, document: ReceivedDocument) -> poll.DocumentO
             ledger=resources.ledger(),
         )
     log = get_run_logger()
+    for warning in outcome.warnings:
+        log.warning("%s", warning)
     if outcome.state == DocumentState.QUARANTINED:
         log.warning("%s quarantined: %s", outcome.name, outcome.reason)
     elif outcome.state == DocumentState.HANDED_OVER:

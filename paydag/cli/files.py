@@ -116,11 +116,26 @@ def parse(
     if out:
         write_rows(rows, out)
         doc["out"] = str(out)
+    warnings = [*kind.warnings, *(r["warning"] for r in rows if r.get("warning"))]
+    doc["warnings"] = warnings
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-    lines = [f"{file}: {kind.label}, {len(rows)} row(s): {summary}"] + (
-        [f"rows written to {out}"] if out else []
-    )
+    lines = [f"{file}: {kind.label}, {len(rows)} row(s): {summary}", *(f"warning: {w}" for w in warnings)]
+    lines += [_row_line(kind.kind, r) for r in rows[:50]] + ([f"rows written to {out}"] if out else [])
     emit(as_json, {**doc, "row_data": rows if not out else None}, lines)
+
+
+def _row_line(kind: Any, r: dict[str, Any]) -> str:
+    """One row as a person reads it off the file."""
+    from paydag.formats.classify import FileKind
+
+    if kind is FileKind.PAIN002:
+        reason = f" {r['reason']}: {r['reason_text'] or ''}".rstrip() if r["reason"] else ""
+        who = r["original_end_to_end_id"] or r["original_pmt_inf_id"] or r["original_msg_id"]
+        return f"  {r['level']:<19} {who}  {r['status']}{reason}"
+    source = f" ({r['amount_source']})" if r["amount_source"] != "transaction" else ""
+    refs = " ".join(r["references"]) or r["end_to_end_id"] or r["free_text"] or ""
+    return (f"  Ntry {r['entry']} TxDtls {r['transaction']}  {r['credit_debit']} {r['amount_minor']} {r['currency']}"
+            f"{source}  entry {r['entry_amount_minor']}  {refs}")  # fmt: skip
 
 
 def _bank_file_rows(kind: Any, data: bytes, name: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -11,6 +11,7 @@ another version); strict on what is used downstream: amount, currency, credit/de
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -22,6 +23,7 @@ from paydag.formats.xml import FormatError, iter_elements, local, namespace, ns_
 from paydag.money import InvalidAmount, minor_units, to_minor
 
 NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:camt.054.001."
+VERSION = re.compile(r"camt\.054\.001\.(\d{2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,16 @@ class Camt054Transaction:
     creditor_name: str | None
     creditor_account: str | None  # for an incoming payment: our receiving bankgiro or account
     return_reason: str | None
+    entry_amount_minor: int | None = None  # the entry's own amount, beside every row of it
+    amount_source: str = (
+        "transaction"  # transaction; entry (its only TxDtls has none); entry total (see below)
+    )
+    references: tuple[str, ...] = ()  # every Strd/CdtrRefInf/Ref, trimmed, as TYPE:REF (SCOR:1234…, QRR:…)
+    warning: str | None = None  # what was odd about this row, e.g. an amount 0 beside a non-zero entry
+
+
+# `amount_source` "entry total": an entry with several TxDtls and no amount on any of them. Every row
+# carries the entry's total, marked so; no amount is invented for one transaction.
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,7 @@ class _Paths:
         )
         self.NM, self.PTY, self.ID, self.IBAN, self.OTHR = q("Nm"), q("Pty"), q("Id"), q("IBAN"), q("Othr")
         self.RSN, self.CD, self.PRTRY = q("Rsn"), q("Cd"), q("Prtry")
+        self.TP, self.CDORPRTRY = q("Tp"), q("CdOrPrtry")
         self.REF_FIELDS = {
             q("MsgId"): "msg_id",
             q("AcctSvcrRef"): "acct_svcr_ref",
@@ -145,9 +158,11 @@ def iter_camt054(source: IO[bytes], name: str = "camt.054") -> Iterator[Camt054H
     for element in iter_elements(source, tags, name):
         if not seen_root:
             root = element.getroottree().getroot()
-            ns = namespace(root.tag)
-            if local(root.tag) != "Document" or not ns.startswith(NAMESPACE_PREFIX):
+            ns = namespace(root.tag)  # ISO's, a bank's variant, a wrong one or none: the element names decide
+            if local(root.tag) != "Document":
                 raise FormatError(f"{name}: root {root.tag} is not a camt.054 Document")
+            found = VERSION.search(ns)
+            version = found.group(1) if found else "unknown"
             paths = _Paths(ns)
             seen_root = True
         assert paths is not None
@@ -155,7 +170,7 @@ def iter_camt054(source: IO[bytes], name: str = "camt.054") -> Iterator[Camt054H
         parent = local(element.getparent().tag) if element.getparent() is not None else ""
         if kind == "GrpHdr" and parent == "BkToCstmrDbtCdtNtfctn":
             yield Camt054Header(
-                version=ns.removeprefix(NAMESPACE_PREFIX),
+                version=version,
                 msg_id=_t(element, paths.grp_msg),
                 created=_t(element, paths.grp_cre),
             )
@@ -208,6 +223,9 @@ def _entry(
         transactions.extend(d.findall(p.tx_dtls))
     entry_text = _t(ntry, p.addtl_ntry)
 
+    entry_minor, entry_currency = (
+        _money(entry_amount, f"{where}/Amt") if entry_amount is not None else (None, None)
+    )
     if not transactions:
         amount, currency = _money(entry_amount, f"{where}/Amt")
         yield Camt054Transaction(
@@ -215,19 +233,26 @@ def _entry(
             acct_svcr_ref=None, msg_id=batch_msg, pmt_inf_id=batch_pmt, instr_id=None, end_to_end_id=None,
             uetr=None, batch_msg_id=batch_msg, batch_pmt_inf_id=batch_pmt, batch_nb_of_txs=batch_nb, ocr=None,
             free_text=entry_text, payer_name=None, payer_account=None, creditor_name=None, creditor_account=None,
-            return_reason=None, **common,
+            return_reason=None, entry_amount_minor=amount, amount_source="entry", **common,
         )  # fmt: skip
         return
 
-    single = len(transactions) == 1
-    for index, tx in enumerate(transactions, start=1):
-        fields = _read_transaction(tx, p)
+    read = [_read_transaction(tx, p) for tx in transactions]
+    none_has_amount = all(f["amount_el"] is None for f in read)
+    for index, fields in enumerate(read, start=1):
         amount_el = fields.pop("amount_el")
-        if amount_el is None and single:
-            amount_el = entry_amount  # one transaction: the entry's amount is its amount
+        source, warning = "transaction", None
+        if amount_el is None and (len(read) == 1 or none_has_amount):
+            amount_el = entry_amount  # one transaction: the entry's amount is its amount; several: marked
+            source = "entry" if len(read) == 1 else "entry total"
         amount, currency = _money(amount_el, f"{where} TxDtls #{index} Amt")
+        if len(read) == 1 and amount == 0 and entry_minor:
+            warning = (
+                f"{where} TxDtls #1: Amt 0 while the entry says {entry_minor} minor units of {entry_currency}"
+            )
+        fields["references"] = tuple(fields["references"])
         texts = fields.pop("texts")
-        if not texts and single and entry_text:
+        if not texts and len(read) == 1 and entry_text:
             texts.append(entry_text)
         cd = fields.pop("cd")
         fields["msg_id"] = fields["msg_id"] or batch_msg
@@ -235,7 +260,8 @@ def _entry(
         yield Camt054Transaction(
             entry=number, transaction=index, credit_debit=(cd or entry_cd).upper(), amount_minor=amount,
             currency=currency, batch_msg_id=batch_msg, batch_pmt_inf_id=batch_pmt, batch_nb_of_txs=batch_nb,
-            free_text=" ".join(texts) or None, **fields, **common,
+            free_text=" ".join(texts) or None, entry_amount_minor=entry_minor, amount_source=source,
+            warning=warning, **fields, **common,
         )  # fmt: skip
 
 
@@ -273,7 +299,8 @@ def _read_transaction(tx: etree._Element, p: _Paths) -> dict[str, object]:
          "payer_account", "creditor_name", "creditor_account", "return_reason", "cd", "amount_el"),
     )  # fmt: skip
     texts: list[str] = []
-    out["texts"] = texts
+    references: list[str] = []
+    out["texts"], out["references"] = texts, references
     for child in tx:
         tag = child.tag
         if tag == p.REFS:
@@ -306,10 +333,13 @@ def _read_transaction(tx: etree._Element, p: _Paths) -> dict[str, object]:
                     text = _text_of(part)
                     if text:
                         texts.append(text)
-                elif part.tag == p.STRD and out["ocr"] is None:
-                    ref_info = part.find(p.CDTRREFINF)
-                    if ref_info is not None:
-                        out["ocr"] = _text_of(ref_info.find(p.REF))
+                elif part.tag == p.STRD:
+                    for ref_info in part.iter(p.CDTRREFINF):  # every reference: a net payment names several
+                        ref = _text_of(ref_info.find(p.REF))
+                        if ref:
+                            ref = "".join(ref.split())  # stray whitespace inside a reference
+                            references.append(f"{_reference_type(ref_info, p)}:{ref}")
+                            out["ocr"] = out["ocr"] or ref
         elif tag == p.RTRINF:
             reason = child.find(p.RSN)
             if reason is not None:
@@ -319,6 +349,14 @@ def _read_transaction(tx: etree._Element, p: _Paths) -> dict[str, object]:
             if text:
                 texts.append(text)
     return out
+
+
+def _reference_type(ref_info: etree._Element, p: _Paths) -> str:
+    """CdtrRefInf/Tp/CdOrPrtry: the code (SCOR), the proprietary type (OCR, QRR), or REF when none."""
+    kind = ref_info.find(f"{p.TP}/{p.CDORPRTRY}")
+    if kind is None:
+        return "REF"
+    return (_text_of(kind.find(p.CD)) or _text_of(kind.find(p.PRTRY)) or "REF").upper()
 
 
 def _money(el: etree._Element | None, where: str) -> tuple[int, str]:

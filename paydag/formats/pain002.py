@@ -1,4 +1,4 @@
-"""pain.002 (customer payment status report), versions .001.03 and .001.10.
+"""pain.002 (customer payment status report), every version (.001.03 to .14 share the elements read here).
 
 Lenient where banks are: local names are matched whatever the namespace, optional elements may be
 missing, status codes are kept as open strings (upper-cased). Strict where we rely on a value: the
@@ -7,6 +7,7 @@ original MsgId must be there, and every transaction status must name its payment
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -15,6 +16,7 @@ from lxml import etree
 from paydag.formats.xml import FormatError, local, parse_document
 
 NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:pain.002.001."
+VERSION = re.compile(r"pain\.002\.001\.(\d{2})")  # ISO's namespace or a bank's variant (….ch.02.xsd)
 
 
 @dataclass(frozen=True)
@@ -140,8 +142,8 @@ def _amount(tx: etree._Element, where: str) -> tuple[Decimal | None, str | None]
 
 def parse_pain002(data: bytes, name: str = "pain.002") -> StatusReport:
     root = parse_document(data, name)
-    ns = etree.QName(root).namespace or ""
-    version = ns.removeprefix(NAMESPACE_PREFIX) if ns.startswith(NAMESPACE_PREFIX) else "unknown"
+    found = VERSION.search(etree.QName(root).namespace or "")
+    version = found.group(1) if found else "unknown"  # no namespace, a wrong one: read by element names
     report = _child(root, "CstmrPmtStsRpt")
     if report is None:
         raise FormatError(f"{name}: no CstmrPmtStsRpt under {local(root.tag)}: not a pain.002")

@@ -9,6 +9,7 @@ register rows are found again, and nothing is applied twice.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -47,6 +48,7 @@ class DocumentOutcome:
     unmatched: tuple[str, ...] = ()
     rejected_or_returned: tuple[tuple[str, str, str | None, str | None], ...] = field(default_factory=tuple)
     reason: str | None = None
+    warnings: tuple[str, ...] = ()  # read, but not as the standard says: how it was read instead
     ledger_copy: str | None = None
 
 
@@ -83,6 +85,7 @@ def receive_document(
     if kind.kind is FileKind.SETTLEMENT:  # kept and registered; the ingest flow validates and curates it
         register.hand_over(received.id, SETTLEMENT_READER)
         return DocumentOutcome(document.id, name, kind.label, DocumentState.HANDED_OVER, raw.key)
+    warnings = list(kind.warnings)
     try:
         ledger_copy = None
         if kind.kind is FileKind.PAIN002:
@@ -92,6 +95,7 @@ def receive_document(
         elif kind.kind is FileKind.CAMT054:
             transactions = parse_camt054(data, name).transactions
             entries = len(transactions)
+            warnings += [t.warning for t in transactions if t.warning]
             if kind.has_credit:  # before the register commits: a crash in between repeats an idempotent copy
                 ledger_copy = ledger.deliver(name, data)
             result = register.apply_account_notification(received.id, transactions)
@@ -102,7 +106,8 @@ def receive_document(
         return DocumentOutcome(
             document.id, name, kind.label, DocumentState.QUARANTINED, raw.key, reason=str(exc)
         )
-    return _outcome(document.id, name, kind.label, raw.key, result, ledger_copy, entries)
+    outcome = _outcome(document.id, name, kind.label, raw.key, result, ledger_copy, entries)
+    return dataclasses.replace(outcome, warnings=tuple(warnings))
 
 
 def _quarantine(

@@ -176,6 +176,12 @@ def apply_account_notification(
             )
         elif tx.credit_debit == "DBIT":
             _book(s, file, tx, company_id, result, payment, where)
+        elif tx.amount_source == "entry total" and tx.transaction > 1:
+            # The bank listed the entry's transactions without their amounts: the entry is one incoming
+            # payment (its first TxDtls, with the entry's total), never one per transaction.
+            result.unmatched.append(
+                f"{where}: part of entry #{tx.entry}'s total, listed without its own amount"
+            )
         else:
             _incoming(s, file, tx, company_id, result)
     return result

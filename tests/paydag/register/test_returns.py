@@ -290,3 +290,19 @@ def test_a_duplicate_submission_reject_leaves_accepted_payments_alone(register: 
     result = bank.receive(status_report("RJCT", reason="DU01", text="Duplicate Message ID"), "pain.002")
     assert result.changed == 0 and "duplicate submission" in result.unmatched[0]
     assert set(states(register).values()) == {"ACCEPTED"}
+
+
+def test_an_entry_listed_without_amounts_is_one_incoming_payment_of_its_total(
+    register: Register, bank: Bank
+) -> None:
+    from tests.conftest import FIXTURES
+
+    data = (FIXTURES / "camt054" / "paydag_camt.054.001.02_real_traits.xml").read_bytes()
+    result = bank.receive(data, "camt.054")
+    rows = register.incoming_payments("demo")
+    assert [r.amount_minor for r in rows].count(300000) == 1  # the entry once, never 3 × 3 000.00
+    assert result.incoming == 4 and sum(r.amount_minor for r in rows) == 845000 + 300000 + 0 + 620000
+    assert [u for u in result.unmatched if "listed without its own amount" in u] == [
+        "Ntry #2 TxDtls #2: part of entry #2's total, listed without its own amount",
+        "Ntry #2 TxDtls #3: part of entry #2's total, listed without its own amount",
+    ]
