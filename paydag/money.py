@@ -78,8 +78,12 @@ def parse_amount(text: str) -> Decimal:
         raise InvalidAmount(f"amount {text!r} is not a decimal number") from None
 
 
+AMOUNT_DIGITS = 18  # totalDigits of pain.001's amounts and control sums
+
+
 def check_payable_amount(amount: Decimal, currency: str) -> None:
-    """Greater than zero, and no more decimals than the currency has (at most 2)."""
+    """Greater than zero, no more decimals than the currency has (at most 2), and no more than 18
+    digits in all as a payment file writes it."""
     if not amount.is_finite():
         raise InvalidAmount("amount is not a finite number")
     if amount <= 0:
@@ -88,6 +92,11 @@ def check_payable_amount(amount: Decimal, currency: str) -> None:
     allowed = min(2, minor_units(currency))
     if decimals > allowed:
         raise InvalidAmount(f"amount has {decimals} decimals; {currency} payments take at most {allowed}")
+    digits = len(str(int(amount))) + min(2, minor_units(currency))
+    if digits > AMOUNT_DIGITS:
+        raise InvalidAmount(
+            f"amount {amount:f} has {digits} digits as written in a payment file; ISO 20022 amounts take at most {AMOUNT_DIGITS}"
+        )
 
 
 def to_minor(amount: Decimal, currency: str) -> int:

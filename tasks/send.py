@@ -51,6 +51,13 @@ def validate_payables(payables: str, company: str, allow_partial: bool) -> Payme
     if report.errors:
         _publish_bad_rows(report.errors, company)
         get_run_logger().warning("left out %d invalid payment(s)", len(report.invalid_payment_ids))
+    if report.warnings:  # values the file says otherwise than the row: transliterations
+        create_table_artifact(
+            key=_artifact_key("payables-warnings", company), table=[w.as_dict() for w in report.warnings],
+            description="Values written otherwise than the ERP exported them (the bank's character set).",
+        )  # fmt: skip
+        for w in report.warnings:
+            get_run_logger().warning("row %s payment %s: %s: %s", w.row, w.payment_id, w.field, w.reason)
     return batch
 
 

@@ -44,6 +44,7 @@ class BankProfile(BaseModel):
     bank_customer_id_pattern: str | None = None
     ocr_length_digit: bool = False
     pain002_errors_only: bool = False
+    domestic_charset: Literal["swedish", "sepa"] = "swedish"  # SEPA and cross-border text: always "sepa"
 
     def check_bank_customer_id(self, value: str | None) -> str | None:
         """Why `value` does not suit this profile, or None."""

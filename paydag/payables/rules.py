@@ -13,6 +13,7 @@ from stdnum import iso11649
 
 from paydag import bankdays, identifiers, money
 from paydag.formats.bank_profiles import BankProfile
+from paydag.formats.charset import Untransliterable, fit
 from paydag.payables.batch import AccountType, Payment, PaymentType, RowIssue, ValidationReport
 
 CREDITOR_NAME_MAX = 70  # Max70Text in pain.001
@@ -98,6 +99,10 @@ def validate_payables(
             )
     if report.rows_read == 0:
         report.errors.append(RowIssue(0, "", "batch", "the file holds no payments"))
+    total = sum((p.amount for p in candidates), Decimal(0))
+    if len(str(int(total))) + 2 > money.AMOUNT_DIGITS:  # the group's CtrlSum, written with two decimals
+        report.errors.append(RowIssue(0, "", "batch", f"the control sum {total:f} has more than "
+                                      f"{money.AMOUNT_DIGITS} digits: split the batch"))  # fmt: skip
     report.errors.sort(key=lambda e: (e.row, e.field))
     invalid_rows = set(report.invalid_rows)
     return [p for p in candidates if p.row not in invalid_rows], report
@@ -161,6 +166,17 @@ def _validate_row(c: _RowChecker, *, company: str, profile: BankProfile, today: 
 
     if payment_type is PaymentType.CROSS_BORDER and not address:
         c.fail("creditor_address", "a cross-border payment needs the creditor's address")
+
+    if payment_type is not None:
+        charset = profile.domestic_charset if payment_type is PaymentType.DOMESTIC else "sepa"
+        creditor_name, message, address = (
+            _in_charset(c, field, value, charset)
+            for field, value in (
+                ("creditor_name", creditor_name),
+                ("message", message),
+                ("creditor_address", address),
+            )
+        )
 
     if c.errors:
         return None
@@ -282,3 +298,28 @@ def _reference(c: _RowChecker, *, profile: BankProfile, payment_type: PaymentTyp
     except identifiers.InvalidIdentifier as exc:
         c.fail("ocr", str(exc))
         return None
+
+
+def _in_charset(c: _RowChecker, field: str, value: str | None, charset: str) -> str | None:
+    """The value as the bank will read it; a transliteration is a warning, a letter lost an error.
+    An address is fitted line by line (lines split at ; or a line break)."""
+    if not value:
+        return value
+    if field != "creditor_address":
+        return _fit_one(c, field, value, charset)
+    lines = [_fit_one(c, field, line.strip(), charset) for line in re.split(r"[;\n]", value) if line.strip()]
+    return None if None in lines else "; ".join(line for line in lines if line)
+
+
+def _fit_one(c: _RowChecker, field: str, value: str, charset: str) -> str | None:
+    try:
+        fitted = fit(value, charset)
+    except Untransliterable as exc:
+        c.fail(field, f"{exc}: write it in Latin letters")
+        return None
+    if not fitted.text.strip(" .,-'/"):
+        c.fail(field, f"{value!r} has nothing the bank's {charset} character set can write")
+        return None
+    if fitted.changed:
+        c.warn(field, f"{value!r} is written as {fitted.text!r} (the bank's {charset} character set)")
+    return fitted.text

@@ -282,3 +282,21 @@ def test_reconcile_writes_the_report(tmp_path: Path) -> None:
     written = pd.read_parquet(tmp_path / "out" / "reconciliation-2022-12-02.parquet")
     assert len(written) == 13 and str(written["settled_minor"].dtype) == "Int64"
     assert written.set_index("transaction_no").loc["99999999999", "age_days"] == 12
+
+
+def test_a_transliterated_name_reaches_the_file_with_a_warning(tmp_path: Path) -> None:
+    polish = row(payment_id="PL-1", creditor_name="Łódź Trading", account_type="IBAN",
+                 account="PL61109010140000071219812874", currency="EUR", amount="100.00", ocr="", message="Faktura 12")  # fmt: skip
+    out = tmp_path / "p.xml"
+    result = build(write_csv(tmp_path / "p.csv", [polish]), out, "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [warning] = json.loads(result.stdout)["warnings"]
+    assert (warning["row"], warning["field"]) == (2, "creditor_name") and "'Lodz Trading'" in warning[
+        "reason"
+    ]
+    assert "<Nm>Lodz Trading</Nm>" in out.read_text()
+    shown = build(write_csv(tmp_path / "q.csv", [polish]), tmp_path / "q.xml", cwd=tmp_path)
+    assert (
+        "warning: row 2 payment PL-1: creditor_name: 'Łódź Trading' is written as 'Lodz Trading'"
+        in shown.stdout
+    )

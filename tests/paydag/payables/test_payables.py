@@ -216,3 +216,48 @@ def test_a_file_without_rows_is_invalid(tmp_path: Path) -> None:
     batch, report = load_batch(path, company="demo", profile=GENERIC, today=TODAY, allow_partial=True)
     assert batch is None
     assert report.errors[0].reason == "the file holds no payments"
+
+
+def test_a_name_outside_the_banks_set_is_transliterated_and_reported() -> None:
+    polish = row(payment_id="PL-1", creditor_name="Łódź Trading", account_type="IBAN",
+                 account="PL61109010140000071219812874", currency="EUR", amount="100.00", ocr="", message="Faktura 12")  # fmt: skip
+    payments, report = validate(polish)
+    assert report.ok and payments[0].creditor_name == "Lodz Trading"
+    [warning] = report.warnings
+    assert (warning.row, warning.payment_id, warning.field) == (2, "PL-1", "creditor_name")
+    assert warning.reason == "'Łódź Trading' is written as 'Lodz Trading' (the bank's sepa character set)"
+
+
+def test_domestic_text_keeps_the_swedish_letters() -> None:
+    payments, report = validate(row(creditor_name="Sågverk Öster & Co AB"))
+    assert payments[0].creditor_name == "Sågverk Öster & Co AB" and report.warnings == []
+
+
+def test_a_letter_that_would_be_lost_refuses_the_row() -> None:
+    chinese = row(payment_id="CN-1", creditor_name="北京 Trading", account_type="IBAN",
+                  account="DE89370400440532013000", currency="EUR", amount="10.00", ocr="", message="x")  # fmt: skip
+    payments, report = validate(chinese)
+    assert payments == []
+    [error] = report.errors
+    assert (error.row, error.field) == (
+        2,
+        "creditor_name",
+    ) and "'北' has no form in the sepa character set" in error.reason
+
+
+def test_an_amount_too_long_for_a_payment_file_is_refused_by_its_row() -> None:
+    payments, report = validate(row(payment_id="BIG", amount="99999999999999999.99"))
+    assert payments == []
+    [error] = report.errors
+    assert (error.row, error.payment_id, error.field) == (2, "BIG", "amount")
+    assert "has 19 digits" in error.reason and "at most 18" in error.reason
+    ok, report = validate(row(payment_id="MAX", amount="9999999999999999.99"))  # 18 digits
+    assert report.ok and ok[0].amount == Decimal("9999999999999999.99")
+
+
+def test_a_control_sum_too_long_is_refused_for_the_batch() -> None:
+    rows = [row(payment_id=f"B-{n}", amount="9999999999999999.99") for n in range(10)]
+    _, report = validate(*rows)
+    assert [e.reason for e in report.errors if e.field == "batch"] == [
+        "the control sum 99999999999999999.90 has more than 18 digits: split the batch"
+    ]

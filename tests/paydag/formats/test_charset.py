@@ -1,0 +1,37 @@
+"""Text in the bank's character set: letters transliterated, never dropped; a letter with no form refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from paydag.formats.charset import SEPA, SWEDISH, Untransliterable, fit
+
+
+@pytest.mark.parametrize(
+    ("value", "charset", "written"),
+    [
+        ("Łódź Trading", "sepa", "Lodz Trading"),
+        ("Łódź Trading", "swedish", "Lodz Trading"),
+        ("Müller & Söhne GmbH", "sepa", "Muller + Sohne GmbH"),
+        ("Müller & Söhne GmbH", "swedish", "Müller & Söhne GmbH"),
+        ("Sågverk Öster AB", "sepa", "Sagverk Oster AB"),
+        ("Grünstraße 5", "sepa", "Grunstrasse 5"),
+        ("Bjørn Ærø Œuvre", "sepa", "Bjorn AEro OEuvre"),
+        ("Invoice 7 – timber", "sepa", "Invoice 7 - timber"),
+        ("Öst <AB>", "swedish", "Öst AB"),
+    ],
+)
+def test_text_is_fitted_to_the_set(value: str, charset: str, written: str) -> None:
+    fitted = fit(value, charset)
+    assert fitted.text == written and fitted.changed is (written != value)
+    assert set(fitted.text) <= {"sepa": SEPA, "swedish": SWEDISH}[charset]
+
+
+def test_unchanged_text_is_not_reported() -> None:
+    assert fit("Sågverk Öster AB", "swedish").changed is False
+
+
+@pytest.mark.parametrize("value", ["北京 Trading", "Москва ООО", "Αθήνα"])
+def test_a_letter_with_no_latin_form_is_refused(value: str) -> None:
+    with pytest.raises(Untransliterable, match="has no form in the sepa character set"):
+        fit(value, "sepa")
