@@ -65,6 +65,7 @@ def _as_sepa_transfer(row: dict[str, str]) -> dict[str, str]:
         "ocr": "",
         "message": f"Invoice {row['payment_id']}",
         "creditor_address": "",
+        "creditor_town": "Helsinki",
     }
 
 

@@ -32,13 +32,20 @@ _SUPPLIERS: tuple[dict[str, str], ...] = (
         "account_type": "IBAN",
         "account": "DE89370400440532013000",
         "currency": "EUR",
-        "creditor_address": "Hauptstraße 1; 10115 Berlin",
+        "creditor_street": "Hauptstraße",
+        "creditor_building": "1",
+        "creditor_postcode": "10115",
+        "creditor_town": "Berlin",
     },
     {
         "creditor_name": "Oy Pohjolan Puu Ab",
         "account_type": "IBAN",
         "account": "FI2112345600000785",
         "currency": "EUR",
+        "creditor_street": "Teollisuuskatu",
+        "creditor_building": "5",
+        "creditor_postcode": "00510",
+        "creditor_town": "Helsinki",
     },
 )
 
@@ -81,6 +88,10 @@ def sample_payables(
             "message": "" if use_ocr else f"Faktura {n + 1}",
             "creditor_country": "",
             "creditor_address": supplier.get("creditor_address", ""),
+            **{
+                f: supplier.get(f, "")
+                for f in ("creditor_street", "creditor_building", "creditor_postcode", "creditor_town")
+            },
         }
 
 

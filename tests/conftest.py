@@ -83,6 +83,10 @@ def row(**overrides: str) -> dict[str, str]:
         "message": "",
         "creditor_country": "",
         "creditor_address": "",
+        "creditor_street": "",
+        "creditor_building": "",
+        "creditor_postcode": "",
+        "creditor_town": "",
     }
     values.update(overrides)
     return values
@@ -125,6 +129,10 @@ MIXED_ROWS = [
         currency="EUR",
         ocr="",
         message="Rechnung 4711 für Oktober",
+        creditor_street="Mainzer Landstraße",
+        creditor_building="16",
+        creditor_postcode="60325",
+        creditor_town="Frankfurt am Main",
     ),
 ]
 

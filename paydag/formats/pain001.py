@@ -366,7 +366,14 @@ class _Writer:
             if len(parts) == 1 and len(parts[0]) > 70:
                 parts = [parts[0][:70], parts[0][70:]]
             lines = "".join(f"<AdrLine>{self._text(p, s[:70])}</AdrLine>" for s in parts[:2])
-        return f"<Cdtr><Nm>{self._text(p, p.creditor_name)}</Nm><PstlAdr><Ctry>{p.creditor_country}</Ctry>{lines}</PstlAdr></Cdtr>"
+        street, building, postcode, town = p.structured_address
+        structured = "".join(
+            f"<{tag}>{self._text(p, value)}</{tag}>"
+            for tag, value in (("StrtNm", street), ("BldgNb", building), ("PstCd", postcode), ("TwnNm", town))
+            if value
+        )  # the same elements, in this order, in .03 (PostalAddress6) and .09 (PostalAddress24)
+        return (f"<Cdtr><Nm>{self._text(p, p.creditor_name)}</Nm><PstlAdr>{structured}<Ctry>{p.creditor_country}</Ctry>"
+                f"{lines}</PstlAdr></Cdtr>")  # fmt: skip
 
     @staticmethod
     def _remittance(p: Payment, text: Callable[[Payment, str], str]) -> str:

@@ -45,8 +45,16 @@ class Payment:
     ocr: str | None
     message: str | None
     creditor_country: str
-    creditor_address: str | None
+    creditor_address: str | None  # unstructured lines, written as AdrLine beside the structured address
     payment_type: PaymentType
+    creditor_street: str | None = None
+    creditor_building: str | None = None
+    creditor_postcode: str | None = None
+    creditor_town: str | None = None
+
+    @property
+    def structured_address(self) -> tuple[str | None, str | None, str | None, str | None]:
+        return self.creditor_street, self.creditor_building, self.creditor_postcode, self.creditor_town
 
     def canonical(self) -> str:
         """The payment's identity as text: what makes two exports the same batch."""
@@ -66,6 +74,12 @@ class Payment:
                 self.message or "",
                 self.creditor_country,
                 self.creditor_address or "",
+                # the structured address counts only where given: the ids of earlier exports stay
+                *(
+                    ("\x1e".join(v or "" for v in self.structured_address),)
+                    if any(self.structured_address)
+                    else ()
+                ),
             )
         )
 

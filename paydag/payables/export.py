@@ -26,7 +26,14 @@ REQUIRED_COLUMNS = (
 )
 
 
-OPTIONAL_COLUMNS = ("creditor_country", "creditor_address")
+OPTIONAL_COLUMNS = (
+    "creditor_country",
+    "creditor_address",
+    "creditor_street",
+    "creditor_building",
+    "creditor_postcode",
+    "creditor_town",
+)
 
 
 def read_payables(path: Path) -> Iterator[tuple[int, dict[str, str]]]:

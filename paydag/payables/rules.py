@@ -26,6 +26,12 @@ ADDRESS_MAX = 140  # two AdrLine of Max70Text
 
 
 PAYMENT_ID_MAX = 200
+STRUCTURED_ADDRESS = {  # pain.001's limits: StrtNm, BldgNb, PstCd, TwnNm
+    "creditor_street": 70,
+    "creditor_building": 16,
+    "creditor_postcode": 16,
+    "creditor_town": 35,
+}
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -121,6 +127,7 @@ def _validate_row(c: _RowChecker, *, company: str, profile: BankProfile, today: 
     creditor_name = c.text("creditor_name", required=True, max_len=CREDITOR_NAME_MAX)
     message = c.text("message", required=False, max_len=MESSAGE_MAX)
     address = c.text("creditor_address", required=False, max_len=ADDRESS_MAX)
+    structured = {f: c.text(f, required=False, max_len=n) for f, n in STRUCTURED_ADDRESS.items()}
 
     currency = c.get("currency").upper()
     if not money.is_currency(currency):
@@ -164,8 +171,10 @@ def _validate_row(c: _RowChecker, *, company: str, profile: BankProfile, today: 
             "message", "an OCR reference or a message is required, so that the creditor can match the payment"
         )
 
-    if payment_type is PaymentType.CROSS_BORDER and not address:
-        c.fail("creditor_address", "a cross-border payment needs the creditor's address")
+    if payment_type in (PaymentType.SEPA, PaymentType.CROSS_BORDER) and not structured["creditor_town"]:
+        # Since November 2026 banks and CBPR+ refuse an unstructured-only address outside Sweden.
+        c.fail("creditor_town", f"a {payment_type.value} payment needs the creditor's structured address: "
+               "at least creditor_town (and the country, from the IBAN or creditor_country)")  # fmt: skip
 
     if payment_type is not None:
         charset = profile.domestic_charset if payment_type is PaymentType.DOMESTIC else "sepa"
@@ -177,6 +186,7 @@ def _validate_row(c: _RowChecker, *, company: str, profile: BankProfile, today: 
                 ("creditor_address", address),
             )
         )
+        structured = {f: _in_charset(c, f, v, charset) for f, v in structured.items()}
 
     if c.errors:
         return None
@@ -199,6 +209,10 @@ def _validate_row(c: _RowChecker, *, company: str, profile: BankProfile, today: 
         creditor_country=country,
         creditor_address=address,
         payment_type=payment_type,
+        creditor_street=structured["creditor_street"],
+        creditor_building=structured["creditor_building"],
+        creditor_postcode=structured["creditor_postcode"],
+        creditor_town=structured["creditor_town"],
     )
 
 

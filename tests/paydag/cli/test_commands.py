@@ -286,7 +286,8 @@ def test_reconcile_writes_the_report(tmp_path: Path) -> None:
 
 def test_a_transliterated_name_reaches_the_file_with_a_warning(tmp_path: Path) -> None:
     polish = row(payment_id="PL-1", creditor_name="Łódź Trading", account_type="IBAN",
-                 account="PL61109010140000071219812874", currency="EUR", amount="100.00", ocr="", message="Faktura 12")  # fmt: skip
+                 account="PL61109010140000071219812874", currency="EUR", amount="100.00", ocr="", message="Faktura 12",
+                 creditor_town="Warszawa")  # fmt: skip
     out = tmp_path / "p.xml"
     result = build(write_csv(tmp_path / "p.csv", [polish]), out, "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

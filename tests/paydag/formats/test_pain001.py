@@ -349,6 +349,9 @@ def payables(draw) -> list[dict[str, str]]:
         )
         if kind.get("ocr") == "":
             values |= {"ocr": "", "message": draw(_names)}
+        if kind.get("currency") == "EUR":  # SEPA: a structured address, at least the town
+            values |= {"creditor_town": draw(_names)[:35], "creditor_street": draw(_names),
+                       "creditor_building": draw(st.sampled_from(["", "1", "12 B"]))}  # fmt: skip
         rows.append(values)
     return rows
 
@@ -395,6 +398,10 @@ def test_cross_border_payment(tmp_path: Path, shared_schemas) -> None:
         ocr="",
         message="Invoice 7 – timber",
         creditor_address="1 High Street; London EC1A 1BB",
+        creditor_street="High Street",
+        creditor_building="1",
+        creditor_postcode="EC1A 1BB",
+        creditor_town="London",
     )
     built = build(tmp_path, rows=[usd])
     doc, ns = parse(built.path)
@@ -406,8 +413,12 @@ def test_cross_border_payment(tmp_path: Path, shared_schemas) -> None:
         "Amt/InstdAmt": "1500.00",
         "CdtrAgt/FinInstnId/BIC": "BUKBGB22",
         "Cdtr/Nm": "Thames Timber Ltd",
+        "Cdtr/PstlAdr/StrtNm": "High Street",
+        "Cdtr/PstlAdr/BldgNb": "1",
+        "Cdtr/PstlAdr/PstCd": "EC1A 1BB",
+        "Cdtr/PstlAdr/TwnNm": "London",
         "Cdtr/PstlAdr/Ctry": "GB",
-        "Cdtr/PstlAdr/AdrLine": "London EC1A 1BB",
+        "Cdtr/PstlAdr/AdrLine": "London EC1A 1BB",  # the unstructured lines beside them (hybrid)
         "CdtrAcct/Id/IBAN": "GB33BUKB20201555555555",
         "RmtInf/Ustrd": "Invoice 7 - timber",  # the en dash transliterated
     }

@@ -136,7 +136,7 @@ def test_rf_reference_is_accepted_for_sepa_and_ocr_is_not() -> None:
     assert "for Swedish payees" in errors_of(sepa | {"ocr": "123456782"})[0][2]
 
 
-def test_cross_border_needs_bic_and_address() -> None:
+def test_cross_border_needs_bic_and_a_structured_address() -> None:
     usd = row(
         payment_id="X-1",
         account_type="IBAN",
@@ -146,10 +146,25 @@ def test_cross_border_needs_bic_and_address() -> None:
         message="Invoice 7",
     )
     errors = errors_of(usd)
-    assert ("X-1", "creditor_address", "a cross-border payment needs the creditor's address") in errors
-    payments, report = validate(usd | {"creditor_address": "1 High Street; London", "bic": "BUKBGB22"})
+    need = "a cross-border payment needs the creditor's structured address: at least creditor_town"
+    assert next(e for e in errors if e[1] == "creditor_town")[2].startswith(need)
+    unstructured = errors_of(usd | {"creditor_address": "1 High Street; London", "bic": "BUKBGB22"})
+    assert [e[1] for e in unstructured] == ["creditor_town"]  # AdrLine alone is refused since November 2026
+    payments, report = validate(usd | {"creditor_town": "London", "bic": "BUKBGB22"})
     assert report.ok, report.errors
-    assert payments[0].payment_type is PaymentType.CROSS_BORDER
+    assert payments[0].payment_type is PaymentType.CROSS_BORDER and payments[0].creditor_town == "London"
+
+
+def test_a_sepa_payment_without_a_town_is_refused_naming_its_row() -> None:
+    eur = MIXED_ROWS[4] | {"creditor_town": "", "creditor_address": "Mainzer Landstraße 16; Frankfurt"}
+    [(payment_id, field, reason)] = errors_of(row(), eur)[-1:]
+    assert (payment_id, field) == ("INV-1005", "creditor_town") and reason.startswith("a sepa payment needs")
+    _, report = validate(row(), eur)
+    assert [e.row for e in report.errors] == [3]
+
+
+def test_domestic_payments_need_no_address() -> None:
+    assert errors_of(*MIXED_ROWS[:4]) == []
 
 
 def test_swedbank_check_digit_failure_is_a_warning_not_an_error() -> None:
@@ -220,7 +235,8 @@ def test_a_file_without_rows_is_invalid(tmp_path: Path) -> None:
 
 def test_a_name_outside_the_banks_set_is_transliterated_and_reported() -> None:
     polish = row(payment_id="PL-1", creditor_name="Łódź Trading", account_type="IBAN",
-                 account="PL61109010140000071219812874", currency="EUR", amount="100.00", ocr="", message="Faktura 12")  # fmt: skip
+                 account="PL61109010140000071219812874", currency="EUR", amount="100.00", ocr="", message="Faktura 12",
+                 creditor_town="Warszawa")  # fmt: skip
     payments, report = validate(polish)
     assert report.ok and payments[0].creditor_name == "Lodz Trading"
     [warning] = report.warnings
@@ -235,7 +251,8 @@ def test_domestic_text_keeps_the_swedish_letters() -> None:
 
 def test_a_letter_that_would_be_lost_refuses_the_row() -> None:
     chinese = row(payment_id="CN-1", creditor_name="北京 Trading", account_type="IBAN",
-                  account="DE89370400440532013000", currency="EUR", amount="10.00", ocr="", message="x")  # fmt: skip
+                  account="DE89370400440532013000", currency="EUR", amount="10.00", ocr="", message="x",
+                  creditor_town="Berlin")  # fmt: skip
     payments, report = validate(chinese)
     assert payments == []
     [error] = report.errors
