@@ -102,7 +102,7 @@ def parse(
     doc |= {"kind": kind.kind.value, "version": kind.version, "label": kind.label}
     if kind.kind is FileKind.SETTLEMENT or file.suffix.lower() == ".xlsx" or data[:4] == b"PK\x03\x04":
         _parse_settlement(data, file, out, as_json, doc)
-    if kind.kind not in (FileKind.PAIN002, FileKind.CAMT054):
+    if kind.kind not in (FileKind.PAIN002, FileKind.CAMT054, FileKind.CAMT053):
         reason = kind.reason or f"{file.name}: {kind.label} files are not parsed by this command"
         emit(as_json, {**doc, "status": "unreadable", "error": reason}, [f"error: {reason}"], Exit.UNREADABLE)
     with failures(doc, as_json):
@@ -120,6 +120,11 @@ def parse(
     doc["warnings"] = warnings
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     lines = [f"{file}: {kind.label}, {len(rows)} row(s): {summary}", *(f"warning: {w}" for w in warnings)]
+    lines += [
+        f"  statement {s['id']} account {s['account']}: opening {s['opening_minor']} + credits {s['credits_minor']} "
+        f"− debits {s['debits_minor']} = closing {s['closing_minor']} ({s['currency']}, minor units)"
+        for s in doc.get("statements", [])
+    ]
     lines += [_row_line(kind.kind, r) for r in rows[:50]] + ([f"rows written to {out}"] if out else [])
     emit(as_json, {**doc, "row_data": rows if not out else None}, lines)
 
@@ -140,6 +145,7 @@ def _row_line(kind: Any, r: dict[str, Any]) -> str:
 
 def _bank_file_rows(kind: Any, data: bytes, name: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The rows and headline facts of a pain.002 or camt.054; a file that breaks its format is invalid (1)."""
+    from paydag.formats.camt053 import parse_camt053
     from paydag.formats.camt054 import parse_camt054
     from paydag.formats.classify import FileKind
     from paydag.formats.pain002 import parse_pain002
@@ -152,6 +158,10 @@ def _bank_file_rows(kind: Any, data: bytes, name: str) -> tuple[list[dict[str, A
                 "original_msg_id": report.original_msg_id, "group_status": report.group_status,
                 "payment_infos": len(report.payment_infos), "transactions": report.transaction_count,
             }  # fmt: skip
+        if kind is FileKind.CAMT053:
+            statement = parse_camt053(data, name)
+            facts = {"msg_id": statement.msg_id, "statements": [_statement(s) for s in statement.statements]}
+            return [dataclasses.asdict(t) for t in statement.transactions], facts
         camt = parse_camt054(data, name)
     except FormatError as exc:
         raise Invalid(str(exc)) from exc
@@ -161,6 +171,11 @@ def _bank_file_rows(kind: Any, data: bytes, name: str) -> tuple[list[dict[str, A
         "debit_transactions": len(camt.debit),
     }
     return [dataclasses.asdict(t) for t in camt.transactions], facts
+
+
+def _statement(s: Any) -> dict[str, Any]:
+    return {"id": s.id, "account": s.account, "currency": s.currency, "opening_minor": s.opening_minor,
+            "credits_minor": s.credits_minor, "debits_minor": s.debits_minor, "closing_minor": s.closing_minor}  # fmt: skip
 
 
 def _parse_settlement(data: bytes, file: Path, out: Path | None, as_json: bool, doc: dict[str, Any]) -> None:

@@ -106,6 +106,7 @@ class _Paths:
         self.acct_othr = p("Id/Othr/Id")
         self.grp_msg = p("MsgId")
         self.grp_cre = p("CreDtTm")
+        self.own_id = p("Id")
         q = lambda name: f"{{{ns}}}{name}" if ns else name  # noqa: E731
         self.REFS, self.AMT, self.CDTDBT, self.AMTDTLS = q("Refs"), q("Amt"), q("CdtDbtInd"), q("AmtDtls")
         self.TXAMT, self.RLTDPTIES, self.RMTINF, self.RTRINF = (

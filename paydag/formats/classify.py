@@ -20,6 +20,7 @@ class FileKind(StrEnum):
     PAIN001 = "pain.001"
     PAIN002 = "pain.002"
     CAMT054 = "camt.054"
+    CAMT053 = "camt.053"
     SETTLEMENT = "settlement"
     UNKNOWN = "unknown"
 
@@ -68,6 +69,7 @@ FAMILIES: dict[str, tuple[FileKind, str, range]] = {
     "pain.001.001": (FileKind.PAIN001, "CstmrCdtTrfInitn", range(3, 13)),
     "pain.002.001": (FileKind.PAIN002, "CstmrPmtStsRpt", range(3, 15)),
     "camt.054.001": (FileKind.CAMT054, "BkToCstmrDbtCdtNtfctn", range(2, 14)),
+    "camt.053.001": (FileKind.CAMT053, "BkToCstmrStmt", range(2, 14)),
 }
 _BY_ELEMENT = {element: family for family, (_, element, _) in FAMILIES.items()}
 _MESSAGE = re.compile(r"(pain\.00[12]|camt\.05[34])\.001\.(\d{2})")

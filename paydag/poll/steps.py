@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from paydag.formats.camt053 import parse_camt053
 from paydag.formats.camt054 import parse_camt054
 from paydag.formats.classify import FileKind, classify
 from paydag.formats.pain002 import parse_pain002
@@ -98,6 +99,11 @@ def receive_document(
             warnings += [t.warning for t in transactions if t.warning]
             if kind.has_credit:  # before the register commits: a crash in between repeats an idempotent copy
                 ledger_copy = ledger.deliver(name, data)
+            result = register.apply_account_notification(received.id, transactions)
+        elif kind.kind is FileKind.CAMT053:  # a statement: its entries book and record as a notification's do
+            transactions = parse_camt053(data, name).transactions
+            entries = len(transactions)
+            warnings += [t.warning for t in transactions if t.warning]
             result = register.apply_account_notification(received.id, transactions)
         else:
             raise FormatError(kind.reason or f"{name}: {kind.label} is not a return file")

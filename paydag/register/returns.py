@@ -257,7 +257,7 @@ def _incoming(
             IncomingPaymentRow.tx_no == tx.transaction,
         )
     )
-    if exists:
+    if exists or _recorded_before(s, file, company_id, tx):
         return
     s.add(
         IncomingPaymentRow(
@@ -277,6 +277,25 @@ def _incoming(
         )
     )
     result.incoming += 1
+
+
+def _recorded_before(s: Session, file: FileRow, company_id: str, tx: Camt054Transaction) -> bool:
+    """The same incoming payment from another file: a day's statement (camt.053) repeats what its
+    notifications (camt.054) said, and banks resend. Known by the bank's reference and the amount."""
+    reference = tx.acct_svcr_ref or tx.entry_acct_svcr_ref
+    if not reference:
+        return False
+    found = s.scalar(
+        select(IncomingPaymentRow.id)
+        .where(
+            IncomingPaymentRow.company_id == company_id,
+            IncomingPaymentRow.file_id != file.id,  # within a file, (entry, TxDtls) tells them apart
+            IncomingPaymentRow.acct_svcr_ref == reference,
+            IncomingPaymentRow.amount_minor == tx.amount_minor,
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def _date(text: str | None) -> date | None:
