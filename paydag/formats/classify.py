@@ -72,7 +72,7 @@ FAMILIES: dict[str, tuple[FileKind, str, range]] = {
     "camt.053.001": (FileKind.CAMT053, "BkToCstmrStmt", range(2, 14)),
 }
 _BY_ELEMENT = {element: family for family, (_, element, _) in FAMILIES.items()}
-_MESSAGE = re.compile(r"(pain\.00[12]|camt\.05[34])\.001\.(\d{2})")
+_MESSAGE = re.compile(r"([a-z]{4}\.\d{3}\.\d{3})\.(\d{2})")  # any ISO 20022 message: family, version
 
 
 def message_of(root: etree._Element, message_element: str | None) -> tuple[str | None, str | None, list[str]]:
@@ -84,7 +84,7 @@ def message_of(root: etree._Element, message_element: str | None) -> tuple[str |
     found = _MESSAGE.search(ns)
     by_element = _BY_ELEMENT.get(message_element or "")
     if found:
-        family, version = f"{found.group(1)}.001", found.group(2)
+        family, version = found.group(1), found.group(2)
         if by_element and by_element != family:
             warnings.append(
                 f"the namespace {ns!r} says {family}.{version}, the message element {message_element} says {by_element}: read as {by_element}"

@@ -124,6 +124,12 @@ def end_to_end_id(payment_id: str) -> str:
     return "E" + hashlib.sha256(payment_id.encode()).hexdigest()[:32].upper()
 
 
+def instruction_id(msg_id: str, e2e: str) -> str:
+    """The InstrId of a payment, derived from the message and its EndToEndId (deterministic, Max35Text):
+    some banks answer by it rather than by the EndToEndId."""
+    return "I" + hashlib.sha256(f"{msg_id}/{e2e}/instr".encode()).hexdigest()[:30].upper()
+
+
 def uetr(msg_id: str, e2e: str) -> str:
     """A UUIDv4-form UETR derived from the message and transaction ids (deterministic)."""
     return str(uuid.UUID(bytes=hashlib.sha256(f"{msg_id}/{e2e}".encode()).digest()[:16], version=4))
@@ -434,7 +440,8 @@ class _Writer:
             e2e = end_to_end_id(p.payment_id)
             uetr_el = f"<UETR>{uetr(self.msg_id, e2e)}</UETR>" if v09 else ""
             w(
-                f"<CdtTrfTxInf><PmtId><EndToEndId>{_x(e2e)}</EndToEndId>{uetr_el}</PmtId>"
+                f"<CdtTrfTxInf><PmtId><InstrId>{instruction_id(self.msg_id, e2e)}</InstrId>"
+                f"<EndToEndId>{_x(e2e)}</EndToEndId>{uetr_el}</PmtId>"
                 f'<Amt><InstdAmt Ccy="{p.currency}">{format_amount(p.amount, p.currency)}</InstdAmt></Amt>'
                 f"{creditor_account[p.account_type](p)}{remittance(p, text)}</CdtTrfTxInf>"
             )

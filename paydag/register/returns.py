@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paydag.formats.camt054 import Camt054Transaction
-from paydag.formats.pain002 import StatusReason, StatusReport
+from paydag.formats.pain002 import StatusReason, StatusReport, TransactionStatus
 from paydag.register.models import (
     BatchRow,
     FileRow,
@@ -39,6 +39,15 @@ STATUS_TARGET = {
     "ACWP": PaymentState.ACCEPTED,
     "ACSC": PaymentState.BOOKED,
     "RJCT": PaymentState.REJECTED,
+}
+
+
+# Payee-name check statuses in pain.002 (Verification of Payee): recorded, never a rejection.
+NAME_CHECK = {
+    "RCVC": "the name matches",
+    "RVMC": "close match: the bank suggests another name",
+    "RVNM": "no match",
+    "RVNA": "the check could not be made",
 }
 
 
@@ -128,7 +137,7 @@ def apply_status_report(s: Session, file: FileRow, report: StatusReport) -> Appl
         for p in payments:
             _move(s, p, group_target, file, result, code=group_code, text=group_text)
 
-    by_e2e = {p.end_to_end_id: p for p in payments}
+    by_id = _payments_by_id(batch.msg_id, payments)
     for info in report.payment_infos:
         in_info = [p for p in payments if p.pmt_inf_id == info.original_pmt_inf_id]
         if not in_info:
@@ -140,17 +149,53 @@ def apply_status_report(s: Session, file: FileRow, report: StatusReport) -> Appl
             for p in in_info:
                 _move(s, p, info_target, file, result, code=info_code, text=info_text)
         for tx in info.transactions:
-            payment = by_e2e.get(tx.original_end_to_end_id or "")
+            payment = next(
+                (
+                    by_id[i]
+                    for i in (tx.original_end_to_end_id, tx.original_instr_id, tx.original_uetr)
+                    if i in by_id
+                ),
+                None,
+            )  # the EndToEndId first, then the InstrId and the UETR (banks answer by either)
             if payment is None or payment.pmt_inf_id != info.original_pmt_inf_id:
+                named = tx.original_end_to_end_id or tx.original_instr_id or tx.original_uetr
                 result.unmatched.append(
-                    f"OrgnlEndToEndId {tx.original_end_to_end_id}: not in {info.original_pmt_inf_id}"
+                    f"OrgnlEndToEndId/InstrId/UETR {named}: not in {info.original_pmt_inf_id}"
                 )
                 continue
+            if (tx.status or "") in NAME_CHECK:
+                _name_check(s, payment, tx, file)
             target = STATUS_TARGET.get(tx.status or info.status or "")
             if target:
                 code, text = _first(tx.reasons, info.reasons)
                 _move(s, payment, target, file, result, code=code, text=text)
     return result
+
+
+def _payments_by_id(msg_id: str, payments: list[PaymentRow]) -> dict[str, PaymentRow]:
+    """Each payment under every id a bank may answer with: EndToEndId, InstrId, UETR (the last two are
+    derived from the MsgId and the EndToEndId, as the file wrote them)."""
+    from paydag.formats.pain001 import instruction_id, uetr
+
+    out: dict[str, PaymentRow] = {}
+    for p in payments:
+        for key in (p.end_to_end_id, instruction_id(msg_id, p.end_to_end_id), uetr(msg_id, p.end_to_end_id)):
+            out.setdefault(key, p)
+    return out
+
+
+def _name_check(s: Session, payment: PaymentRow, tx: TransactionStatus, file: FileRow) -> None:
+    """A payee-name check's outcome (Verification of Payee): an event on the payment, never a change
+    of its state; only RJCT rejects."""
+    status = tx.status or ""
+    code, text = _first(tx.reasons)
+    s.add(
+        StatusEventRow(
+            batch_id=payment.batch_id, payment_id=payment.id, file_id=file.id, from_state=payment.state,
+            to_state=payment.state, code=status,
+            detail=f"name check {status} ({NAME_CHECK[status]})" + (f": {code} {text or ''}".rstrip() if code else ""),
+        )
+    )  # fmt: skip
 
 
 def apply_account_notification(

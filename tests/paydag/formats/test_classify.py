@@ -78,8 +78,8 @@ def test_a_camt054_with_both_sides_is_split() -> None:
         (b"", "empty"),
         (b"%PDF-1.7 binary", "not XML"),
         (
-            b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"/>',
-            "camt.053.001.08 is no message we read",
+            b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.052.001.08"/>',
+            "camt.052.001.08 is no message we read",
         ),
         (b"<html><body/></html>", "root 'html'"),
     ],

@@ -424,3 +424,14 @@ def test_cross_border_payment(tmp_path: Path, shared_schemas) -> None:
     }
     lines = [e.text for e in doc.iterfind(".//p:Cdtr/p:PstlAdr/p:AdrLine", namespaces=ns)]
     assert lines == ["1 High Street", "London EC1A 1BB"]
+
+
+@pytest.mark.parametrize("version", list(Pain001Version))
+def test_every_payment_carries_an_instr_id_and_in_09_a_uetr(tmp_path: Path, version: Pain001Version) -> None:
+    built = build(tmp_path, version=version)
+    doc, ns = parse(built.path)
+    for pmt_id in doc.iterfind(".//p:CdtTrfTxInf/p:PmtId", namespaces=ns):
+        e2e = pmt_id.findtext("p:EndToEndId", namespaces=ns)
+        assert pmt_id.findtext("p:InstrId", namespaces=ns) == pain001.instruction_id(built.msg_id, e2e)
+        expected_uetr = pain001.uetr(built.msg_id, e2e) if version is Pain001Version.V09 else None
+        assert pmt_id.findtext("p:UETR", namespaces=ns) == expected_uetr

@@ -306,3 +306,44 @@ def test_an_entry_listed_without_amounts_is_one_incoming_payment_of_its_total(
         "Ntry #2 TxDtls #2: part of entry #2's total, listed without its own amount",
         "Ntry #2 TxDtls #3: part of entry #2's total, listed without its own amount",
     ]
+
+
+def test_a_status_that_names_a_payment_by_instr_id_or_uetr_only_updates_it(
+    register: Register, bank: Bank
+) -> None:
+    from paydag.formats.pain001 import instruction_id, uetr
+
+    def tx(ids: str, status: str, reason: str = "") -> str:
+        rsn = f"<StsRsnInf><Rsn><Cd>{reason}</Cd></Rsn></StsRsnInf>" if reason else ""
+        return f"<TxInfAndSts>{ids}<TxSts>{status}</TxSts>{rsn}</TxInfAndSts>"
+
+    data = (
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.10"><CstmrPmtStsRpt>'
+        "<GrpHdr><MsgId>S-1</MsgId><CreDtTm>2026-11-23T08:00:00</CreDtTm></GrpHdr>"
+        f"<OrgnlGrpInfAndSts><OrgnlMsgId>{MSG}</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>"
+        f"<OrgnlPmtInfAndSts><OrgnlPmtInfId>{MSG}-001</OrgnlPmtInfId>"
+        + tx(f"<OrgnlInstrId>{instruction_id(MSG, 'INV-1001')}</OrgnlInstrId>", "RJCT", "AC04")
+        + tx(f"<OrgnlUETR>{uetr(MSG, 'INV-1002')}</OrgnlUETR>", "ACCP")
+        + "</OrgnlPmtInfAndSts></CstmrPmtStsRpt></Document>"
+    ).encode()
+    result = bank.receive(data, "pain.002")
+    assert result.unmatched == []
+    assert {k: v for k, v in states(register).items() if k in ("INV-1001", "INV-1002")} == {
+        "INV-1001": "REJECTED",
+        "INV-1002": "ACCEPTED",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "meaning"), [("RCVC", "the name matches"), ("RVMC", "close match"), ("RVNM", "no match")]
+)
+def test_a_payee_name_check_is_an_event_never_a_rejection(
+    register: Register, bank: Bank, status: str, meaning: str
+) -> None:
+    report = status_report(
+        None, PmtInfStatus(f"{MSG}-001", None, transactions=(TxStatus("INV-1003", status),))
+    )
+    bank.receive(report, "pain.002")
+    assert states(register)["INV-1003"] == "SENT"
+    [(before, after, detail)] = [e for e in register.events(MSG) if (e[2] or "").startswith("name check")]
+    assert before == after == "SENT" and detail.startswith(f"name check {status} ({meaning}")
