@@ -60,6 +60,7 @@ INCOMING_COLUMNS = [
     "receiving_account",
     "booking_date",
     "file_id",
+    "references",
 ]
 
 
@@ -67,6 +68,18 @@ def incoming_frame(payments: Iterable[object]) -> pd.DataFrame:
     """The register's incoming payments (its IncomingPayment records) as `reconcile_incoming` reads them:
     the columns are there when there are no payments too."""
     return pd.DataFrame([vars(p) for p in payments], columns=INCOMING_COLUMNS)
+
+
+def _matching_reference(incoming: pd.DataFrame, ocr: pd.Series, bill_refs: pd.Series) -> pd.Series:
+    """A payment's OCR, or where that names no bill another of its references that does (an invoice
+    paid net of a credit note names both): each reference is tried, in the order of the file."""
+    known = set(bill_refs.astype(str))
+    refs = incoming[["id", "references"]].explode("references").dropna(subset=["references"])
+    hits = (
+        refs[refs["references"].astype(str).isin(known)].drop_duplicates("id").set_index("id")["references"]
+    )
+    found = incoming["id"].map(hits).astype("string")
+    return ocr.where(ocr.isin(known) | found.isna(), found)
 
 
 def reconcile_incoming(incoming: pd.DataFrame, bills: pd.DataFrame) -> pd.DataFrame:
@@ -77,6 +90,8 @@ def reconcile_incoming(incoming: pd.DataFrame, bills: pd.DataFrame) -> pd.DataFr
     pay = incoming[keep].copy()
     pay["ocr"] = pay["ocr"].astype("string")
     pay["amount_minor"] = pay["amount_minor"].astype("int64")  # also when there are none
+    if "references" in incoming and "id" in incoming:
+        pay["ocr"] = _matching_reference(incoming, pay["ocr"], bills["payment_reference"])
     b = bills.rename(columns={"payment_reference": "ocr", "amount_minor": "bill_minor"})[
         ["ocr", "bill_no", "bill_minor"]
     ]

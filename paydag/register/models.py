@@ -202,6 +202,7 @@ class IncomingPaymentRow(Base):
     booking_date: Mapped[date | None] = mapped_column(Date)
     acct_svcr_ref: Mapped[str | None] = mapped_column(String(64))
     free_text: Mapped[str | None] = mapped_column(Text)
+    references: Mapped[str | None] = mapped_column(Text)  # every Strd reference, space-separated (0006)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

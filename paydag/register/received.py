@@ -41,6 +41,7 @@ class IncomingPayment:
     receiving_account: str | None
     booking_date: str | None
     file_id: int
+    references: tuple[str, ...] = ()  # every creditor reference of the transaction; `ocr` is the first
 
 
 class ReceivedFiles(RegisterBase):
@@ -171,6 +172,7 @@ class ReceivedFiles(RegisterBase):
                     receiving_account=r.receiving_account,
                     booking_date=r.booking_date.isoformat() if r.booking_date else None,
                     file_id=r.file_id,
+                    references=tuple((r.references or "").split()),
                 )
                 for r in s.scalars(query)
             ]

@@ -319,6 +319,7 @@ def _incoming(
             booking_date=_date(tx.booking_date),
             acct_svcr_ref=tx.acct_svcr_ref or tx.entry_acct_svcr_ref,
             free_text=tx.free_text,
+            references=" ".join(r.split(":", 1)[1] for r in tx.references) or None,
         )
     )
     result.incoming += 1

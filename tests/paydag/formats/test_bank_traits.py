@@ -99,3 +99,23 @@ def test_every_reference_with_its_type_trimmed(traits: list) -> None:
     assert all(
         t.entry_acct_svcr_ref == f"TR-{t.entry}" for t in traits
     )  # every row carries its entry's reference
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "paydag_camt.054.001.02_utf16.xml",
+        "paydag_camt.054.001.02_latin1.xml",
+        "paydag_camt.054.001.02_bom_cr.xml",
+    ],
+)
+def test_any_declared_encoding_line_end_bom_comment_and_processing_instruction(name: str) -> None:
+    data = (CAMT054 / name).read_bytes()
+    assert classify(data, name).kind is FileKind.CAMT054
+    report = parse_camt054(data, name)
+    assert [(t.ocr, t.amount_minor) for t in report.transactions] == [
+        ("12345682", 845000),
+        ("98765439", 912050),
+        (None, 50000),
+    ]
+    assert report.transactions[0].payer_name == "Åsa Öberg"  # the letters decoded as the file declares

@@ -199,3 +199,16 @@ def test_report_level_and_option_a_payout() -> None:
     assert level["expected_payout_minor"] == 1835300
     [broken] = report_level(rows.iloc[1:])
     assert broken["consistent"] is False and broken["rows"] == 11
+
+
+def test_a_payment_naming_several_references_matches_by_any_of_them() -> None:
+    incoming = pd.DataFrame(
+        {"id": [1, 2], "ocr": ["98765439", "12345682"], "amount_minor": [620000, 845000],
+         "booking_date": ["2026-11-26", "2026-11-26"], "payer_name": ["net of a credit note", "plain"],
+         "references": [("98765439", "55555551"), ("12345682",)]}
+    )  # fmt: skip
+    bills = pd.DataFrame({"bill_no": ["B-1", "B-2"], "payment_reference": ["55555551", "12345682"],
+                          "amount_minor": [620000, 845000]})  # fmt: skip
+    report = reconcile_incoming(incoming, bills).set_index("payer_name")
+    assert report.loc["net of a credit note", "bill_no"] == "B-1"  # by its second reference
+    assert set(report["state"]) == {IncomingState.MATCHED}

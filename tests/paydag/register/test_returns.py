@@ -301,6 +301,7 @@ def test_an_entry_listed_without_amounts_is_one_incoming_payment_of_its_total(
     result = bank.receive(data, "camt.054")
     rows = register.incoming_payments("demo")
     assert [r.amount_minor for r in rows].count(300000) == 1  # the entry once, never 3 × 3 000.00
+    assert [r.references for r in rows if r.amount_minor == 620000] == [("98765439", "55555551")]
     assert result.incoming == 4 and sum(r.amount_minor for r in rows) == 845000 + 300000 + 0 + 620000
     assert [u for u in result.unmatched if "listed without its own amount" in u] == [
         "Ntry #2 TxDtls #2: part of entry #2's total, listed without its own amount",
