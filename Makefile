@@ -24,11 +24,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Run from the checkout's root, as modules: the benchmarks write their files with the sandbox's
+# writers, which live in the repository and not in the installed package.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_pain001.py
-	$(BIN)/python benchmarks/bench_camt054.py
-	$(BIN)/python benchmarks/bench_settlement.py
-	$(BIN)/python benchmarks/bench_reconcile.py
+	$(BIN)/python -m benchmarks.bench_pain001
+	$(BIN)/python -m benchmarks.bench_camt054
+	$(BIN)/python -m benchmarks.bench_settlement
+	$(BIN)/python -m benchmarks.bench_reconcile
 
 clean:
 	rm -rf $(VENV) .paydag .pytest_cache
