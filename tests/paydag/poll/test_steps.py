@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -11,11 +12,12 @@ import httpx
 import pytest
 
 from paydag import ingest, poll
+from paydag.providers.channel import ReceivedDocument
 from paydag.register import Register
 from paydag.settings import load_settings
 from paydag.storage import Direction, LocalRawStore, RentLedgerDrop
 from sandbox.bankfiles import BankEntry, BankTransaction, camt054
-from tests.conftest import SETTLEMENT_V2
+from tests.conftest import FIXTURES, SETTLEMENT_V2
 
 DEPOSIT = camt054(
     version="04",
@@ -136,52 +138,52 @@ def test_a_key_not_in_the_raw_store_is_named(database_url: str, tmp_path: Path) 
     register.close()
 
 
-def test_a_statement_is_applied_and_kept_not_quarantined(
-    database_url: str, sandbox_url: str, pagero, tmp_path: Path
-) -> None:
-    from tests.conftest import FIXTURES
-
+@pytest.fixture
+def demo_register(database_url: str) -> Iterator[Register]:
     register = Register(database_url)
     register.ensure_company("demo", load_settings().company("demo"))
+    yield register
+    register.close()
+
+
+STATEMENTS = FIXTURES / "camt053"
+
+
+def test_a_statement_is_applied_and_kept_not_quarantined(
+    demo_register: Register, sandbox_url: str, pagero, tmp_path: Path
+) -> None:
+    register = demo_register
     store, ledger = LocalRawStore(tmp_path / "raw"), RentLedgerDrop(str(tmp_path / "ledger"))
     for name in ("paydag_camt.053.001.08_statement.xml", "paydag_camt.053.001.08_broken_balance.xml"):
-        place(sandbox_url, (FIXTURES / "camt053" / name).read_bytes(), name)
+        place(sandbox_url, (STATEMENTS / name).read_bytes(), name)
     good, broken = sorted(poll.new_documents(pagero, "demo-0001"), key=lambda d: "broken" in (d.name or ""))
-    kept = poll.receive_document(
-        good, company_id="demo", channel=pagero, raw_store=store, register=register, ledger=ledger
-    )
+
+    def receive(document: ReceivedDocument) -> poll.DocumentOutcome:
+        return poll.receive_document(
+            document, company_id="demo", channel=pagero, raw_store=store, register=register, ledger=ledger
+        )
+
+    kept = receive(good)
     assert (kept.kind, kept.state, kept.incoming) == ("camt.053.001.08", poll.DocumentState.PROCESSED, 2)
     assert sorted(p.ocr for p in register.incoming_payments("demo")) == ["12345682", "98765439"]
     assert [k for k in store.list("incoming/demo/") if k.endswith("statement.xml")]
-    refused = poll.receive_document(
-        broken, company_id="demo", channel=pagero, raw_store=store, register=register, ledger=ledger
-    )
+    refused = receive(broken)
     assert refused.state == poll.DocumentState.QUARANTINED and "difference -10000" in refused.reason
     assert len(register.incoming_payments("demo")) == 2  # nothing of it applied
-    register.close()
 
 
 def test_a_statement_after_its_notification_records_no_incoming_payment_twice(
-    database_url: str, sandbox_url: str, pagero, tmp_path: Path
+    demo_register: Register, tmp_path: Path
 ) -> None:
     from paydag.formats.camt053 import parse_camt053
-    from tests.conftest import FIXTURES
 
-    register = Register(database_url)
-    register.ensure_company("demo", load_settings().company("demo"))
     store = LocalRawStore(tmp_path / "raw")
-    statement = (FIXTURES / "camt053" / "paydag_camt.053.001.08_statement.xml").read_bytes()
+    statement = (STATEMENTS / "paydag_camt.053.001.08_statement.xml").read_bytes()
     for n in range(2):  # the same entries in two files (a notification, then the day's statement)
-        raw = store.put(
-            Direction.INCOMING,
-            "demo",
-            f"s{n}.xml",
-            statement.replace(b"STMT-20261125<", f"STMT-{n}<".encode()),
-            source="t",
-        )
-        received = register.record_received(
+        copy = statement.replace(b"STMT-20261125<", f"STMT-{n}<".encode())
+        raw = store.put(Direction.INCOMING, "demo", f"s{n}.xml", copy, source="t")
+        received = demo_register.record_received(
             "demo", raw=raw, name=f"s{n}.xml", kind="camt.053", provider_document_id=f"d{n}"
         )
-        register.apply_account_notification(received.id, parse_camt053(statement).transactions)
-    assert len(register.incoming_payments("demo")) == 2
-    register.close()
+        demo_register.apply_account_notification(received.id, parse_camt053(copy).transactions)
+    assert len(demo_register.incoming_payments("demo")) == 2
