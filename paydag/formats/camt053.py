@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 # The entry rules are camt.054's: one reader of Ntry for both messages.
-from paydag.formats.camt054 import Camt054Transaction, _entry, _money, _Paths, _t
+from paydag.formats.camt054 import Camt054Transaction, EntryPaths, read_entry, read_money, text_at
 from paydag.formats.xml import FormatError, iter_elements, local, namespace
 
 VERSION = re.compile(r"camt\.053\.001\.(\d{2})")
@@ -65,17 +65,19 @@ class StatementReport:
         return [t for s in self.statements for t in s.transactions]
 
 
-def _balance(element, p: _Paths, where: str) -> tuple[str | None, int, str]:
-    kind = _t(element, f"{p.TP}/{p.CDORPRTRY}/{p.CD}") or _t(element, f"{p.TP}/{p.CDORPRTRY}/{p.PRTRY}")
-    minor, currency = _money(element.find(p.AMT), f"{where} Amt")
-    if (_t(element, p.CDTDBT) or "CRDT").upper() == "DBIT":
+def _balance(element, p: EntryPaths, where: str) -> tuple[str | None, int, str]:
+    kind = text_at(element, f"{p.TP}/{p.CDORPRTRY}/{p.CD}") or text_at(
+        element, f"{p.TP}/{p.CDORPRTRY}/{p.PRTRY}"
+    )
+    minor, currency = read_money(element.find(p.AMT), f"{where} Amt")
+    if (text_at(element, p.CDTDBT) or "CRDT").upper() == "DBIT":
         minor = -minor  # an overdrawn account
     return (kind or "").upper() or None, minor, currency
 
 
 def parse_camt053(data: bytes | IO[bytes], name: str = "camt.053") -> StatementReport:
     source = io.BytesIO(data) if isinstance(data, bytes) else data
-    paths: _Paths | None = None
+    paths: EntryPaths | None = None
     version, msg_id = "unknown", None
     statements: list[Statement] = []
     entry_no = 0
@@ -85,15 +87,15 @@ def parse_camt053(data: bytes | IO[bytes], name: str = "camt.053") -> StatementR
             if local(root.tag) != "Document":
                 raise FormatError(f"{name}: root {root.tag} is not a camt.053 Document")
             found = VERSION.search(namespace(root.tag))
-            version, paths = (found.group(1) if found else "unknown"), _Paths(namespace(root.tag))
+            version, paths = (found.group(1) if found else "unknown"), EntryPaths(namespace(root.tag))
         parent = element.getparent()
         parent_tag = local(parent.tag) if parent is not None else ""
         kind = local(element.tag)
         if kind == "GrpHdr" and parent_tag == "BkToCstmrStmt":
-            msg_id = _t(element, paths.grp_msg)
+            msg_id = text_at(element, paths.grp_msg)
         elif kind == "Acct" and parent_tag == "Stmt":
-            account = _t(element, paths.acct_iban) or _t(element, paths.acct_othr)
-            statements.append(Statement(id=_t(parent, paths.own_id), account=account))
+            account = text_at(element, paths.acct_iban) or text_at(element, paths.acct_othr)
+            statements.append(Statement(id=text_at(parent, paths.own_id), account=account))
         elif kind == "Bal" and parent_tag == "Stmt" and statements:
             statement = statements[-1]
             code, minor, currency = _balance(element, paths, f"{name}: Stmt #{len(statements)} Bal")
@@ -104,7 +106,7 @@ def parse_camt053(data: bytes | IO[bytes], name: str = "camt.053") -> StatementR
                 statement.closing_minor = minor
         elif kind == "Ntry" and statements:
             entry_no += 1
-            rows = list(_entry(element, entry_no, statements[-1].account, paths, name))
+            rows = list(read_entry(element, entry_no, statements[-1].account, paths, name))
             first = rows[0]
             statements[-1].transactions.extend(rows)
             statements[-1].entry_amounts[entry_no] = (

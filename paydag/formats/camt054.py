@@ -75,7 +75,7 @@ class Camt054Header:
     created: str | None
 
 
-class _Paths:
+class EntryPaths:
     """Exact-namespace paths (fast in lxml) for the version at hand, with the other versions' forms
     as fallbacks: real files mix them."""
 
@@ -141,7 +141,7 @@ class _Paths:
         }
 
 
-def _t(el: etree._Element, path: str) -> str | None:
+def text_at(el: etree._Element, path: str) -> str | None:
     value = el.findtext(path)
     if value is None:
         return None
@@ -152,7 +152,7 @@ def _t(el: etree._Element, path: str) -> str | None:
 def iter_camt054(source: IO[bytes], name: str = "camt.054") -> Iterator[Camt054Header | Camt054Transaction]:
     """The header, then every transaction, as the file is read."""
     tags = ("{*}GrpHdr", "{*}Acct", "{*}Ntry")
-    paths: _Paths | None = None
+    paths: EntryPaths | None = None
     account: str | None = None
     entry_no = 0
     seen_root = False
@@ -164,7 +164,7 @@ def iter_camt054(source: IO[bytes], name: str = "camt.054") -> Iterator[Camt054H
                 raise FormatError(f"{name}: root {root.tag} is not a camt.054 Document")
             found = VERSION.search(ns)
             version = found.group(1) if found else "unknown"
-            paths = _Paths(ns)
+            paths = EntryPaths(ns)
             seen_root = True
         assert paths is not None
         kind = local(element.tag)
@@ -172,44 +172,44 @@ def iter_camt054(source: IO[bytes], name: str = "camt.054") -> Iterator[Camt054H
         if kind == "GrpHdr" and parent == "BkToCstmrDbtCdtNtfctn":
             yield Camt054Header(
                 version=version,
-                msg_id=_t(element, paths.grp_msg),
-                created=_t(element, paths.grp_cre),
+                msg_id=text_at(element, paths.grp_msg),
+                created=text_at(element, paths.grp_cre),
             )
         elif kind == "Acct" and parent == "Ntfctn":
-            account = _t(element, paths.acct_iban) or _t(element, paths.acct_othr)
+            account = text_at(element, paths.acct_iban) or text_at(element, paths.acct_othr)
         elif kind == "Ntry":
             entry_no += 1
-            yield from _entry(element, entry_no, account, paths, name)
+            yield from read_entry(element, entry_no, account, paths, name)
 
 
-def _entry(
-    ntry: etree._Element, number: int, account: str | None, p: _Paths, name: str
+def read_entry(
+    ntry: etree._Element, number: int, account: str | None, p: EntryPaths, name: str
 ) -> Iterator[Camt054Transaction]:
     where = f"{name}: Ntry #{number}"
     entry_amount = ntry.find(p.ntry_amt)
-    entry_cd = (_t(ntry, p.cdt_dbt) or "").upper()
+    entry_cd = (text_at(ntry, p.cdt_dbt) or "").upper()
     if entry_cd not in ("CRDT", "DBIT"):
         raise FormatError(f"{where}: CdtDbtInd {entry_cd or 'missing'!r} is neither CRDT nor DBIT")
     sts = ntry.find(p.sts)
     status = (
-        _t(ntry, p.sts_cd)
+        text_at(ntry, p.sts_cd)
         if sts is not None and len(sts)
         else (sts.text.strip() if sts is not None and sts.text else None)
     )
-    domain = _t(ntry, p.domn)
+    domain = text_at(ntry, p.domn)
     btc = (
-        "/".join(filter(None, [domain, _t(ntry, p.fmly), _t(ntry, p.sub_fmly)]))
+        "/".join(filter(None, [domain, text_at(ntry, p.fmly), text_at(ntry, p.sub_fmly)]))
         if domain
-        else _t(ntry, p.prtry_btc)
+        else text_at(ntry, p.prtry_btc)
     )
     common = {
         "account": account,
-        "reversal": (_t(ntry, p.rvsl) or "").lower() == "true",
+        "reversal": (text_at(ntry, p.rvsl) or "").lower() == "true",
         "status": status.upper() if status else None,
-        "booking_date": _t(ntry, p.bookg) or (_t(ntry, p.bookg_dttm) or "")[:10] or None,
-        "value_date": _t(ntry, p.valdt) or (_t(ntry, p.valdt_dttm) or "")[:10] or None,
+        "booking_date": text_at(ntry, p.bookg) or (text_at(ntry, p.bookg_dttm) or "")[:10] or None,
+        "value_date": text_at(ntry, p.valdt) or (text_at(ntry, p.valdt_dttm) or "")[:10] or None,
         "bank_transaction_code": btc,
-        "entry_acct_svcr_ref": _t(ntry, p.acct_svcr_ref),
+        "entry_acct_svcr_ref": text_at(ntry, p.acct_svcr_ref),
     }
     details = ntry.findall(f"{p.ntry_dtls}")
     batch_msg = batch_pmt = None
@@ -218,17 +218,17 @@ def _entry(
     for d in details:
         btch = d.find(p.btch)
         if btch is not None:
-            batch_msg, batch_pmt = _t(btch, p.btch_msg), _t(btch, p.btch_pmt)
-            nb = _t(btch, p.btch_nb)
+            batch_msg, batch_pmt = text_at(btch, p.btch_msg), text_at(btch, p.btch_pmt)
+            nb = text_at(btch, p.btch_nb)
             batch_nb = int(nb) if nb and nb.isdigit() else None
         transactions.extend(d.findall(p.tx_dtls))
-    entry_text = _t(ntry, p.addtl_ntry)
+    entry_text = text_at(ntry, p.addtl_ntry)
 
     entry_minor, entry_currency = (
-        _money(entry_amount, f"{where}/Amt") if entry_amount is not None else (None, None)
+        read_money(entry_amount, f"{where}/Amt") if entry_amount is not None else (None, None)
     )
     if not transactions:
-        amount, currency = _money(entry_amount, f"{where}/Amt")
+        amount, currency = read_money(entry_amount, f"{where}/Amt")
         yield Camt054Transaction(
             entry=number, transaction=1, credit_debit=entry_cd, amount_minor=amount, currency=currency,
             acct_svcr_ref=None, msg_id=batch_msg, pmt_inf_id=batch_pmt, instr_id=None, end_to_end_id=None,
@@ -246,7 +246,7 @@ def _entry(
         if amount_el is None and (len(read) == 1 or none_has_amount):
             amount_el = entry_amount  # one transaction: the entry's amount is its amount; several: marked
             source = "entry" if len(read) == 1 else "entry total"
-        amount, currency = _money(amount_el, f"{where} TxDtls #{index} Amt")
+        amount, currency = read_money(amount_el, f"{where} TxDtls #{index} Amt")
         if len(read) == 1 and amount == 0 and entry_minor:
             warning = (
                 f"{where} TxDtls #1: Amt 0 while the entry says {entry_minor} minor units of {entry_currency}"
@@ -272,7 +272,7 @@ def _text_of(el: etree._Element | None) -> str | None:
     return el.text.strip() or None
 
 
-def _account_id(acct: etree._Element, p: _Paths) -> str | None:
+def _account_id(acct: etree._Element, p: EntryPaths) -> str | None:
     """CashAccount/Id: the IBAN, or the other id (bankgiro, BBAN)."""
     ident = acct.find(p.ID)
     if ident is None:
@@ -285,7 +285,7 @@ def _account_id(acct: etree._Element, p: _Paths) -> str | None:
     return None
 
 
-def _party_name(party: etree._Element, p: _Paths) -> str | None:
+def _party_name(party: etree._Element, p: EntryPaths) -> str | None:
     name = party.find(p.NM)  # v02, v04
     if name is None:
         pty = party.find(p.PTY)  # v08: Dbtr/Pty/Nm
@@ -293,7 +293,7 @@ def _party_name(party: etree._Element, p: _Paths) -> str | None:
     return _text_of(name)
 
 
-def _read_transaction(tx: etree._Element, p: _Paths) -> dict[str, object]:
+def _read_transaction(tx: etree._Element, p: EntryPaths) -> dict[str, object]:
     """One pass over a TxDtls' children: the hot loop of a 100 000-transaction file."""
     out: dict[str, object] = dict.fromkeys(
         ("acct_svcr_ref", "msg_id", "pmt_inf_id", "instr_id", "end_to_end_id", "uetr", "ocr", "payer_name",
@@ -352,7 +352,7 @@ def _read_transaction(tx: etree._Element, p: _Paths) -> dict[str, object]:
     return out
 
 
-def _reference_type(ref_info: etree._Element, p: _Paths) -> str:
+def _reference_type(ref_info: etree._Element, p: EntryPaths) -> str:
     """CdtrRefInf/Tp/CdOrPrtry: the code (SCOR), the proprietary type (OCR, QRR), or REF when none."""
     kind = ref_info.find(f"{p.TP}/{p.CDORPRTRY}")
     if kind is None:
@@ -360,7 +360,7 @@ def _reference_type(ref_info: etree._Element, p: _Paths) -> str:
     return (_text_of(kind.find(p.CD)) or _text_of(kind.find(p.PRTRY)) or "REF").upper()
 
 
-def _money(el: etree._Element | None, where: str) -> tuple[int, str]:
+def read_money(el: etree._Element | None, where: str) -> tuple[int, str]:
     if el is None or not (el.text or "").strip():
         raise FormatError(f"{where}: the amount is missing")
     currency = (el.get("Ccy") or "").strip().upper()
