@@ -98,3 +98,18 @@ def test_a_currency_that_is_no_iso_code_fails() -> None:
     )
     failures = failed(data)
     assert failures[("expect_column_values_to_be_in_set", "currency")].first_unexpected == ("20000000101",)
+
+
+def test_gx_is_handed_only_the_columns_its_suite_reads() -> None:
+    from paydag.validation import suite_columns
+
+    columns = suite_columns(json.loads(suite_path("2").read_text()), "transaction_no")
+    assert {
+        "transaction_no",
+        "amount_minor",
+        "referenced_transaction",
+        "is_credit",
+        "service_from",
+    } <= columns
+    rows = parse_settlement(SETTLEMENT_V2.read_bytes()).rows
+    assert "description" in rows.columns and "description" not in columns  # not read, so not handed over
