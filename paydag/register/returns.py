@@ -326,10 +326,12 @@ def _incoming(
 
 
 def _recorded_before(s: Session, file: FileRow, company_id: str, tx: Camt054Transaction) -> bool:
-    """The same incoming payment from another file: a day's statement (camt.053) repeats what its
-    notifications (camt.054) said, and banks resend. Known by the bank's reference and the amount."""
+    """Whether a statement's (camt.053) credit was recorded already from a notification (camt.054):
+    a day's statement repeats what its notifications said. Known by the bank's reference, the amount
+    and the booking day. Only for statements: two notifications with the same values are two payments
+    (a tenant paying one OCR twice is a duplicate payment to report, not one to drop)."""
     reference = tx.acct_svcr_ref or tx.entry_acct_svcr_ref
-    if not reference:
+    if not reference or not file.kind.startswith("camt.053"):
         return False
     found = s.scalar(
         select(IncomingPaymentRow.id)
@@ -338,6 +340,7 @@ def _recorded_before(s: Session, file: FileRow, company_id: str, tx: Camt054Tran
             IncomingPaymentRow.file_id != file.id,  # within a file, (entry, TxDtls) tells them apart
             IncomingPaymentRow.acct_svcr_ref == reference,
             IncomingPaymentRow.amount_minor == tx.amount_minor,
+            IncomingPaymentRow.booking_date == _date(tx.booking_date),
         )
         .limit(1)
     )

@@ -172,18 +172,23 @@ def test_a_statement_is_applied_and_kept_not_quarantined(
     assert len(register.incoming_payments("demo")) == 2  # nothing of it applied
 
 
-def test_a_statement_after_its_notification_records_no_incoming_payment_twice(
-    demo_register: Register, tmp_path: Path
+@pytest.mark.parametrize(
+    ("kinds", "recorded"), [(("camt.054", "camt.053.001.08"), 2), (("camt.054", "camt.054"), 4)]
+)
+def test_a_statement_repeating_its_notification_records_no_incoming_payment_twice(
+    demo_register: Register, tmp_path: Path, kinds: tuple[str, str], recorded: int
 ) -> None:
+    """A statement's credits that a notification gave before are recorded once; two notifications with
+    the same values are two payments (a duplicate payment is reported, never dropped)."""
     from paydag.formats.camt053 import parse_camt053
 
     store = LocalRawStore(tmp_path / "raw")
     statement = (STATEMENTS / "paydag_camt.053.001.08_statement.xml").read_bytes()
-    for n in range(2):  # the same entries in two files (a notification, then the day's statement)
+    for n, kind in enumerate(kinds):
         copy = statement.replace(b"STMT-20261125<", f"STMT-{n}<".encode())
         raw = store.put(Direction.INCOMING, "demo", f"s{n}.xml", copy, source="t")
         received = demo_register.record_received(
-            "demo", raw=raw, name=f"s{n}.xml", kind="camt.053", provider_document_id=f"d{n}"
+            "demo", raw=raw, name=f"s{n}.xml", kind=kind, provider_document_id=f"d{n}"
         )
         demo_register.apply_account_notification(received.id, parse_camt053(copy).transactions)
-    assert len(demo_register.incoming_payments("demo")) == 2
+    assert len(demo_register.incoming_payments("demo")) == recorded
