@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 
 from paydag.atomic import replacing
 from paydag.formats.bank_profiles import BankProfile, PartyId
+from paydag.formats.charset import fit
 from paydag.formats.xsd_stream import XsdCheckProcess
 from paydag.money import format_amount
 from paydag.payables import AccountType, Payment, PaymentBatch, PaymentType
@@ -136,14 +136,6 @@ def uetr(msg_id: str, e2e: str) -> str:
 
 
 # --- text ----------------------------------------------------------------------------------------
-
-_NOT_SEPA = re.compile(r"[^A-Za-z0-9/\-?:().,'+ ]")
-
-
-def sepa_text(value: str) -> str:
-    """Restrict text to the SEPA Latin set: å→a, é→e; anything else that it lacks becomes a space."""
-    folded = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    return " ".join(_NOT_SEPA.sub(" ", folded.replace("&", "+")).split()) or "."
 
 
 def _x(value: str) -> str:
@@ -363,7 +355,9 @@ class _Writer:
         return f"{agent}{self._creditor(p)}<CdtrAcct><Id><IBAN>{p.account}</IBAN></Id></CdtrAcct>"
 
     def _text(self, p: Payment, value: str) -> str:
-        return _x(value if p.payment_type is PaymentType.DOMESTIC else sepa_text(value))
+        # Rows come fitted to the bank's set (paydag.payables.rules); fitting SEPA text again is a
+        # no-op for them, and for any other caller the same rules (never a letter dropped silently).
+        return _x(value if p.payment_type is PaymentType.DOMESTIC else fit(value, "sepa").text)
 
     def _creditor(self, p: Payment) -> str:
         lines = ""
