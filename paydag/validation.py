@@ -70,6 +70,11 @@ def _frame(report: SettlementReport) -> Any:
     return report.rows
 
 
+def suite_frame(frame: Any, spec: dict[str, Any], id_column: str) -> Any:
+    """The columns of `frame` the suite reads, in their order; what GX is given."""
+    return frame[[c for c in frame.columns if c in suite_columns(spec, id_column)]]
+
+
 def suite_columns(spec: dict[str, Any], id_column: str) -> set[str]:
     """Every column a suite's expectations read: their column arguments, the names a row condition
     mentions, and the column failing rows are named by."""
@@ -117,7 +122,7 @@ def validate_frame(
     spec = json.loads(suite_file.read_text(encoding="utf-8"))
     # Only the columns the suite reads: GX fingerprints every column of the batch it is given (seconds
     # on a million rows), and a projection copies less than the whole frame.
-    frame = frame[[c for c in frame.columns if c in suite_columns(spec, id_column)]]
+    frame = suite_frame(frame, spec, id_column)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     suite = context.suites.add(gx.ExpectationSuite(**spec))
