@@ -42,7 +42,7 @@ def reconcile_settlement(
     out = write_report(report, day)
     exceptions = carry_exceptions_forward(report, settlement)
     counts = publish(report, settlement, exceptions, captures, day)
-    update = exceptions[0]
+    update, _open = exceptions  # the open ones went to the artifact
     return {
         "reports": settlement.names,
         "as_of": day.isoformat(),
