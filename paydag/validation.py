@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,22 @@ class SuiteValidation:
     @property
     def failed(self) -> tuple[CheckResult, ...]:
         return tuple(c for c in self.checks if not c.success)
+
+
+def preload() -> threading.Thread:
+    """Import GX on a thread of its own (seconds of pure-Python imports) while the caller parses the
+    file: the parsing's heavy part runs outside the GIL. validate_frame's own import then finds GX
+    imported, or waits for the thread to finish it."""
+
+    def load() -> None:
+        _quiet()
+        import great_expectations  # noqa: F401
+
+        _quiet()
+
+    thread = threading.Thread(target=load, name="import great_expectations", daemon=True)
+    thread.start()
+    return thread
 
 
 def suite_path(version: str) -> Path:

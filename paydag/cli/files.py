@@ -7,12 +7,19 @@ import dataclasses
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import typer
 
 from paydag.cli.output import Exit, Invalid, JsonOption, Unreadable, emit, failures
 from paydag.formats.pain001 import Pain001Version
+
+
+def open_input(file: Path) -> BinaryIO:
+    try:
+        return file.open("rb")
+    except OSError as exc:
+        raise Unreadable(f"{file}: {exc.strerror}") from None
 
 
 def read_input(file: Path) -> bytes:
@@ -226,11 +233,13 @@ def validate(
 ) -> None:
     """Check a settlement report with its expectation suite: 0 valid, 1 invalid (every failed check), 2 unreadable."""
     from paydag.formats.settlement import parse_settlement
-    from paydag.validation import validate_settlement
+    from paydag.validation import preload, validate_settlement
 
     doc: dict[str, Any] = {"command": "validate", "file": str(file)}
+    preload()
     with failures(doc, as_json):
-        report = parse_settlement(read_input(file), file.name)
+        with open_input(file) as f:  # given a file, parse_settlement frees its bytes once read
+            report = parse_settlement(f, file.name)
         result = validate_settlement(report)
     doc |= {"accounting_no": report.accounting_no, "suite": result.suite, "valid": result.success,
             "checks": [c.as_row() for c in result.checks]}  # fmt: skip

@@ -1,0 +1,66 @@
+"""Swedbank Pay settlement reports: the Transaction List XML, v1 (`SALES`) and v2
+(`SalesAccountedTransactions`), into a typed DataFrame with every row joined to its summary line.
+
+Two readers, one layout (layout.py) and one typing step (report.py):
+- arrow_reader: xml2arrow reads the rows into Arrow columns on the other core while lxml reads the
+  rest of the document; every guarantee of the lxml reader is kept (its docstring says how). It reads
+  every file it can.
+- lxml_reader: a streaming iterparse of the whole document. It reads what the Arrow reader declines
+  (`CannotServe`: a comment between rows, rows outside a body currency, bytes xml2arrow cannot
+  decode, …); the report says which reader read it and why (`reader`, `notes`).
+The XML is the system of record; the XLSX the portal also offers is refused (it loses leading zeros
+and types).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import IO
+
+from paydag.formats.settlement.arrow_reader import CannotServe, read_arrow
+from paydag.formats.settlement.layout import (
+    ALWAYS,
+    REQUIRED,
+    V1_COLUMNS,
+    V1_NAMESPACE,
+    V2_COLUMNS,
+    V2_NAMESPACE,
+)
+from paydag.formats.settlement.lxml_reader import read_lxml
+from paydag.formats.settlement.report import (
+    AMOUNT_PATTERN,
+    ServiceSummary,
+    SettlementReport,
+    assemble,
+    service_totals,
+)
+from paydag.formats.xml import FormatError
+
+__all__ = [
+    "ALWAYS", "AMOUNT_PATTERN", "REQUIRED", "V1_COLUMNS", "V1_NAMESPACE", "V2_COLUMNS", "V2_NAMESPACE",
+    "ServiceSummary", "SettlementReport", "parse_settlement", "service_totals",
+]  # fmt: skip
+
+
+def parse_settlement(source: bytes | IO[bytes], name: str = "settlement.xml") -> SettlementReport:
+    """Parse a transaction list; FormatError (naming the file and where) when it cannot be read."""
+    # Given a file, the bytes are ours alone: freed as soon as the rows are read.
+    data = source if isinstance(source, bytes) else source.read()
+    del source
+    _refuse_other_inputs(data, name)
+    try:
+        parts, notes = read_arrow(data, name)
+    except CannotServe as why:
+        return assemble(read_lxml(io.BytesIO(data), name), reader="lxml", notes=(f"read by lxml: {why}",))
+    del data
+    return assemble(parts, reader="arrow", notes=notes)
+
+
+def _refuse_other_inputs(data: bytes, name: str) -> None:
+    if data[:4] == b"PK\x03\x04":
+        raise FormatError(
+            f"{name}: this is an XLSX (or other ZIP) file; the XLSX transaction list loses leading zeros "
+            "and types: give the XML transaction list instead"
+        )
+    if not data or data.isspace():
+        raise FormatError(f"{name}: the file is empty")
