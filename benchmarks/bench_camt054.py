@@ -3,23 +3,20 @@
 The bare run is the floor any lxml-based parser stands on: iterparse over every element, clearing as
 it goes, reading nothing. paydag's parser reads every field of every transaction into rows.
 
-    python benchmarks/bench_camt054.py [--transactions 100000] [--repeat 3]
+    python -m benchmarks.bench_camt054 [--transactions 100000] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from lxml import etree
 
+from benchmarks.verdict import machine, ratio_line
 from paydag.formats.camt054 import Camt054Transaction, iter_camt054
 from sandbox.bankfiles import BankEntry, BankTransaction, camt054_chunks
 
@@ -107,10 +104,7 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    tz = ZoneInfo("Europe/Stockholm")
-    print(
-        f"camt.054, {args.transactions:,} transactions, best of {args.repeat}, on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()}), {datetime.now(tz):%Y-%m-%d %H:%M %Z}"
-    )
+    print(f"camt.054, {args.transactions:,} transactions, best of {args.repeat}, on {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         for version in ("02", "08"):
             path = Path(tmp) / f"camt054-{version}.xml"
@@ -119,7 +113,12 @@ def main() -> None:
             ours, rows = best_of(args.repeat, paydag_parse, path)
             assert rows == args.transactions, rows
             print(
-                f"  v{version}  {path.stat().st_size / 2**20:6.1f} MiB  bare iterparse {bare:6.2f} s ({elements:,} elements)  paydag {ours:6.2f} s ({rows:,} rows)  ratio {ours / bare:4.2f}x  (target <= 2x)"
+                f"  v{version}  {path.stat().st_size / 2**20:6.1f} MiB  {elements:,} elements  {rows:,} rows"
+            )
+            print(
+                ratio_line(
+                    f"camt.054.001.{version} 100k, parse to rows", "lxml iterparse", bare, ours, at_most=0.7
+                )
             )
 
 

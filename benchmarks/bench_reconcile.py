@@ -1,21 +1,19 @@
 """Reconciliation at 1 000 000 captures against 1 000 000 settlement rows: paydag's reconcile against
 a bare pandas merge on the transaction number, in the same run.
 
-    python benchmarks/bench_reconcile.py [--rows 1000000] [--repeat 3]
+    python -m benchmarks.bench_reconcile [--rows 1000000] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
+from benchmarks.verdict import machine, ratio_line
 from paydag.reconcile import normalise_captures, reconcile_settlement, state_counts
 
 
@@ -63,12 +61,12 @@ def main() -> None:
         started = time.perf_counter()
         report = reconcile_settlement(settlement, captures, as_of=date(2026, 11, 21))
         ours = min(ours, time.perf_counter() - started)
-    machine = f"{platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})"
     print(
-        f"reconcile, {args.rows:,} settlement rows x {len(captures):,} captures, best of {args.repeat}, on {machine}, {datetime.now(ZoneInfo('Europe/Stockholm')):%Y-%m-%d %H:%M %Z}"
+        f"reconcile, {args.rows:,} settlement rows x {len(captures):,} captures, best of {args.repeat}, on {machine()}"
     )
     print(f"  bare pandas merge on the number  {bare:6.2f} s")
-    print(f"  paydag reconcile                 {ours:6.2f} s   ratio {ours / bare:.2f}x (target <= 1.5x)")
+    print(f"  paydag reconcile                 {ours:6.2f} s")
+    print(ratio_line("reconcile 1M x 1M", "pandas outer merge", bare, ours, at_most=1.0))
     print(f"  states: {state_counts(report)}")
 
 

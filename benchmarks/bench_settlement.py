@@ -1,22 +1,23 @@
-"""Settlement transaction list v2 at 1 000 000 rows: paydag parse + validate against the floor (a bare
-lxml iterparse) and against pandas.read_xml, each in a process of its own (time and peak memory).
+"""Settlement transaction list v2 at 1 000 000 rows: `paydag validate` as a user runs it (a process:
+interpreter, imports, parse, GX) and paydag's parse alone, against the floor (a bare lxml iterparse)
+and against pandas.read_xml, each in a process of its own (time and peak memory).
 
-    python benchmarks/bench_settlement.py [--rows 1000000]
+    python -m benchmarks.bench_settlement [--rows 1000000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
+
+from benchmarks.verdict import machine, ratio_line
 
 NS = "http://www.payex.com/xml/SalesAccountedTransactions%5B2.0%5D.xsd"
 SERVICES = ["Consumer Credit Card EU", "Consumer Debit Card EU", "Swish", "Faktura SE"]
@@ -67,21 +68,24 @@ def run_side(side: str, path: Path) -> dict[str, float]:
         for _, element in etree.iterparse(str(path), events=("end",), huge_tree=True):
             element.clear(keep_tail=False)
             count += 1  # noqa: SIM113 (an iterparse, not a sequence)
-    elif side == "paydag":
+    elif side == "parse":
         from paydag.formats.settlement import parse_settlement
-        from paydag.validation import validate_settlement
 
         with path.open("rb") as f:
             report = parse_settlement(f, path.name)
-        parsed = time.perf_counter() - started
-        result = validate_settlement(report)
-        assert result.success, [c.as_row() for c in result.failed]
+        assert report.reader == "arrow", report.notes
         count = len(report.rows)
+    elif side == "validate":
+        # The whole process, as a user runs it: interpreter, imports, parse, GX, the verdict printed.
+        out = subprocess.run(
+            [sys.executable, "-m", "paydag.cli", "validate", str(path)], capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        seconds = time.perf_counter() - started
         return {
-            "seconds": time.perf_counter() - started,
-            "parse_seconds": parsed,
-            "rows": count,
-            "peak_mib": peak_mib(),
+            "seconds": seconds,
+            "rows": 0,
+            "peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         }
     else:
         import pandas as pd
@@ -94,7 +98,7 @@ def run_side(side: str, path: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--side", choices=["floor", "paydag", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("--side", choices=["floor", "parse", "validate", "pandas"], help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
@@ -104,29 +108,61 @@ def main() -> None:
         path = Path(tmp) / "R9999-0001.xml"
         write_file(path, args.rows)
         results = {}
-        for side in ("floor", "paydag", "pandas"):
+        for side in ("floor", "parse", "validate", "pandas"):
             out = subprocess.run(
-                [sys.executable, __file__, "--side", side, "--file", str(path)],
+                [sys.executable, "-m", "benchmarks.bench_settlement", "--side", side, "--file", str(path)],
                 check=True,
                 capture_output=True,
                 text=True,
             )
             results[side] = json.loads(out.stdout.strip().splitlines()[-1])
         size = path.stat().st_size / 2**20
-    floor, ours, peer = results["floor"], results["paydag"], results["pandas"]
-    machine = f"{platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})"
+    floor, parsed, whole, peer = results["floor"], results["parse"], results["validate"], results["pandas"]
     print(
-        f"settlement v2, {args.rows:,} rows ({size:.0f} MiB), on {machine}, {datetime.now(ZoneInfo('Europe/Stockholm')):%Y-%m-%d %H:%M %Z}"
+        f"settlement v2, {args.rows:,} rows ({size:.0f} MiB), each side a process of its own, on {machine()}"
     )
     print(
-        f"  bare lxml iterparse (floor)   {floor['seconds']:7.2f} s   peak RSS {floor['peak_mib']:7.1f} MiB"
+        f"  bare lxml iterparse (floor)            {floor['seconds']:7.2f} s   peak RSS {floor['peak_mib']:7.1f} MiB"
     )
     print(
-        f"  paydag parse + GX validate    {ours['seconds']:7.2f} s   peak RSS {ours['peak_mib']:7.1f} MiB   (parse alone {ours['parse_seconds']:.2f} s)"
+        f"  paydag parse (typed frame, summary)    {parsed['seconds']:7.2f} s   peak RSS {parsed['peak_mib']:7.1f} MiB"
     )
-    print(f"  pandas.read_xml               {peer['seconds']:7.2f} s   peak RSS {peer['peak_mib']:7.1f} MiB")
-    print(f"  paydag / floor {ours['seconds'] / floor['seconds']:.2f}x (target <= 2x); pandas / paydag {peer['seconds'] / ours['seconds']:.2f}x (target >= 5x); "
-          f"paydag RSS / pandas RSS {ours['peak_mib'] / peer['peak_mib']:.2f} (target <= 0.25)")  # fmt: skip
+    print(
+        f"  `paydag validate` (whole process)      {whole['seconds']:7.2f} s   peak RSS {whole['peak_mib']:7.1f} MiB"
+    )
+    print(
+        f"  pandas.read_xml                        {peer['seconds']:7.2f} s   peak RSS {peer['peak_mib']:7.1f} MiB"
+    )
+    print(
+        ratio_line(
+            "settlement 1M, `paydag validate` vs the floor",
+            "lxml iterparse",
+            floor["seconds"],
+            whole["seconds"],
+            at_most=1.5,
+        )
+    )
+    print(
+        ratio_line(
+            "settlement 1M, `paydag validate` vs read_xml",
+            "read_xml",
+            peer["seconds"],
+            whole["seconds"],
+            at_least=10,
+            inverse=True,
+        )
+    )
+    print(
+        ratio_line(
+            "settlement 1M, `paydag validate` peak RSS vs read_xml's",
+            "read_xml",
+            peer["peak_mib"],
+            whole["peak_mib"],
+            at_most=0.15,
+            unit="MiB",
+        )
+    )
+    print(ratio_line("settlement 1M, parse alone vs the floor", "lxml iterparse", floor["seconds"], parsed["seconds"], at_most=1.0))  # fmt: skip
 
 
 if __name__ == "__main__":
