@@ -15,6 +15,7 @@ and types).
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import IO
 
 from paydag.formats.settlement.arrow_reader import CannotServe, read_arrow
@@ -43,11 +44,23 @@ __all__ = [
 
 
 def parse_settlement(source: bytes | IO[bytes], name: str = "settlement.xml") -> SettlementReport:
-    """Parse a transaction list; FormatError (naming the file and where) when it cannot be read."""
-    # Given a file, the bytes are ours alone: freed as soon as the rows are read.
+    """Parse a transaction list; FormatError (naming the file and where) when it cannot be read.
+
+    Given a file on disk (opened, at its start), the Arrow reader reads it where it lies and its
+    bytes are never all in memory; anything else is read into memory first."""
+    path = _path_of(source)
+    if path is not None:
+        head = source.read(4096)
+        source.seek(0)
+        _refuse_other_inputs(head, name, whole=len(head) == path.stat().st_size)
+        try:
+            parts, notes = read_arrow(path, name)
+        except CannotServe as why:
+            return assemble(read_lxml(source, name), reader="lxml", notes=(f"read by lxml: {why}",))
+        return assemble(parts, reader="arrow", notes=notes)
     data = source if isinstance(source, bytes) else source.read()
-    del source
-    _refuse_other_inputs(data, name)
+    del source  # read from a file object, the bytes are ours alone: freed as soon as the rows are read
+    _refuse_other_inputs(data, name, whole=True)
     try:
         parts, notes = read_arrow(data, name)
     except CannotServe as why:
@@ -56,11 +69,23 @@ def parse_settlement(source: bytes | IO[bytes], name: str = "settlement.xml") ->
     return assemble(parts, reader="arrow", notes=notes)
 
 
-def _refuse_other_inputs(data: bytes, name: str) -> None:
+def _path_of(source: bytes | IO[bytes]) -> Path | None:
+    """The regular file `source` reads, when it is one and stands at its start."""
+    name = getattr(source, "name", None)
+    if not isinstance(name, str) or not Path(name).is_file():
+        return None
+    try:
+        return Path(name) if source.seekable() and source.tell() == 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def _refuse_other_inputs(data: bytes, name: str, *, whole: bool) -> None:
+    """`data` is the file's start (the whole file if `whole`)."""
     if data[:4] == b"PK\x03\x04":
         raise FormatError(
             f"{name}: this is an XLSX (or other ZIP) file; the XLSX transaction list loses leading zeros "
             "and types: give the XML transaction list instead"
         )
-    if not data or data.isspace():
+    if whole and (not data or data.isspace()):
         raise FormatError(f"{name}: the file is empty")

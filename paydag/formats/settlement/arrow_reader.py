@@ -61,26 +61,31 @@ class _Block:
     close_end: int
 
 
-def read_arrow(data: bytes, name: str) -> tuple[ReportParts, tuple[str, ...]]:
-    """The report's parts and what the reader had to do to get them (transcoding, extra attributes)."""
+def read_arrow(source: bytes | Path, name: str) -> tuple[ReportParts, tuple[str, ...]]:
+    """The report's parts and what the reader had to do to get them (transcoding, extra attributes).
+
+    A path is read where it lies: xml2arrow streams it and the skeleton is read piece by piece, so
+    the file's bytes are never all in memory (unless they must be transcoded)."""
     notes: list[str] = []
-    data = _as_utf8(data, name, notes)
-    layout, prefix, root_end = _root(data, name)
-    blocks = _blocks(data, layout, prefix, root_end, name)
+    document = _document(source, name, notes)
+    layout, prefix, root_end = _root(document.head(), name)
+    blocks = _blocks(document, layout, prefix, root_end, name)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # xml2arrow releases the GIL: the rows are read on the other core while this thread reads the
         # skeleton and counts the `=` between the rows.
-        rows_read = pool.submit(_parse_rows, data, layout, ())
-        skeleton = read_lxml(io.BytesIO(_skeleton(data, blocks)), name)
-        equals = sum(data.count(b"=", b.open_end, b.close) for b in blocks)
+        rows_read = pool.submit(_parse_rows, document.for_xml2arrow, layout, ())
+        skeleton_bytes = _skeleton(document, blocks)
+        skeleton = read_lxml(io.BytesIO(skeleton_bytes), name)
+        equals = document.equals() - skeleton_bytes.count(b"=")  # those inside the body currencies
         rows = _result(rows_read, name)
     if skeleton.rows.num_rows:
         raise CannotServe("rows stand outside a body currency")
     if _accounted(rows) != equals:
-        extra = _unread_attributes(data, blocks, layout)
+        document = document.in_memory()
+        extra = _unread_attributes(document.data, blocks, layout)
         if not extra:
             raise CannotServe("the rows hold something besides attributes the layout names")
-        rows = _parse_rows(data, layout, extra)
+        rows = _parse_rows(document.data, layout, extra)
         if _accounted(rows) != equals:
             raise CannotServe("the rows hold something besides attributes")
         notes.append(f"attributes the layout does not name, kept as columns: {', '.join(extra)}")
@@ -90,6 +95,104 @@ def read_arrow(data: bytes, name: str) -> tuple[ReportParts, tuple[str, ...]]:
     skeleton.rows = pa.Table.from_batches([rows]).drop_columns(["<body>", "<row>"])
     skeleton.body_currency = pc.take(pa.array(skeleton.body_currencies, pa.string()), body)
     return skeleton, tuple(notes)
+
+
+class _InMemory:
+    """The document as bytes (given so, or transcoded)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    @property
+    def for_xml2arrow(self) -> bytes:
+        return self.data  # parsed zero-copy
+
+    def head(self) -> bytes:
+        return self.data[:_HEAD]
+
+    def read(self, start: int, end: int) -> bytes:
+        return self.data[start:end]
+
+    def size(self) -> int:
+        return len(self.data)
+
+    def find_all(self, tags: tuple[bytes, ...]) -> dict[bytes, list[int]]:
+        found: dict[bytes, list[int]] = {}
+        for tag in tags:
+            at, hits = 0, []
+            while (at := self.data.find(tag, at)) >= 0:
+                hits.append(at)
+                at += 1
+            found[tag] = hits
+        return found
+
+    def equals(self) -> int:
+        return self.data.count(b"=")
+
+    def in_memory(self) -> _InMemory:
+        return self
+
+
+class _OnDisk:
+    """The document as a file, read in chunks: its bytes are never all in memory at once."""
+
+    CHUNK = 16 * 2**20
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._equals: int | None = None
+
+    @property
+    def for_xml2arrow(self) -> str:
+        return str(self.path)  # streamed by xml2arrow's own buffered reader
+
+    def head(self) -> bytes:
+        return self.read(0, _HEAD)
+
+    def read(self, start: int, end: int) -> bytes:
+        with self.path.open("rb") as f:
+            f.seek(start)
+            return f.read(max(0, end - start))
+
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    def find_all(self, tags: tuple[bytes, ...]) -> dict[bytes, list[int]]:
+        """Every place each tag starts, in one pass (which also counts the `=`): chunks overlap by
+        the longest tag, so none is missed where two chunks meet; positions are kept once."""
+        found: dict[bytes, set[int]] = {tag: set() for tag in tags}
+        overlap = max(map(len, tags))
+        equals, offset, tail = 0, 0, b""
+        with self.path.open("rb") as f:
+            while chunk := f.read(self.CHUNK):
+                equals += chunk.count(b"=")
+                window, base = tail + chunk, offset - len(tail)
+                for tag in tags:
+                    at = 0
+                    while (at := window.find(tag, at)) >= 0:
+                        found[tag].add(base + at)
+                        at += 1
+                offset += len(chunk)
+                tail = window[-overlap:]
+        self._equals = equals
+        return {tag: sorted(hits) for tag, hits in found.items()}
+
+    def equals(self) -> int:
+        assert self._equals is not None, "find_all counts them"
+        return self._equals
+
+    def in_memory(self) -> _InMemory:
+        return _InMemory(self.path.read_bytes())
+
+
+def _document(source: bytes | Path, name: str, notes: list[str]) -> _InMemory | _OnDisk:
+    if isinstance(source, Path):
+        with source.open("rb") as f:
+            head = f.read(_HEAD)
+        if _as_utf8(head, name, []) is head:
+            return _OnDisk(source)
+        source = source.read_bytes()  # in another encoding: transcoded in memory
+    return _InMemory(_as_utf8(source, name, notes))
 
 
 def _as_utf8(data: bytes, name: str, notes: list[str]) -> bytes:
@@ -144,49 +247,59 @@ def _root(data: bytes, name: str) -> tuple[Layout, bytes, int]:
     return layout, prefix, head.find(b">", at) + 1
 
 
-def _find_tag(data: bytes, tag: bytes, at: int, end: int = -1) -> int:
-    """The next start tag `tag` (with its prefix) at or after `at`, or -1."""
-    while True:
-        found = data.find(tag, at, len(data) if end < 0 else end)
-        if found < 0 or data[found + len(tag)] in _TAG_END:
-            return found
-        at = found + 1
-
-
-def _blocks(data: bytes, layout: Layout, prefix: bytes, root_end: int, name: str) -> list[_Block]:
+def _blocks(
+    document: _InMemory | _OnDisk, layout: Layout, prefix: bytes, root_end: int, name: str
+) -> list[_Block]:
     """Every body currency, in document order, the summary's currencies passed over."""
-    summary_open = _find_tag(data, b"<" + prefix + layout.summary.encode(), root_end)
-    summary_close = (
-        data.find(b"</" + prefix + layout.summary.encode() + b">", summary_open) if summary_open >= 0 else -1
-    )
     open_tag = b"<" + prefix + layout.body.encode()
     close_tag = b"</" + prefix + layout.body.encode() + b">"
-    blocks, at = [], root_end
-    while (start := _find_tag(data, open_tag, at)) >= 0:
-        if summary_open <= start < summary_close:
-            at = summary_close
-            continue
-        open_end = data.find(b">", start) + 1
-        if data[open_end - 2 : open_end] == b"/>":
+    summary_open, summary_close = (
+        b"<" + prefix + layout.summary.encode(),
+        b"</" + prefix + layout.summary.encode() + b">",
+    )
+    found = document.find_all((open_tag, close_tag, summary_open, summary_close))
+    size = document.size()
+    summary = [
+        at for at in found[summary_open] if at >= root_end and _is_tag(document, at, summary_open, size)
+    ]
+    closes_of_summary = [at for at in found[summary_close] if summary and at > summary[0]]
+    skip = (summary[0], closes_of_summary[0]) if summary and closes_of_summary else (-1, -1)
+    opens = [at for at in found[open_tag] if at >= root_end and not skip[0] <= at < skip[1]
+             and _is_tag(document, at, open_tag, size)]  # fmt: skip
+    closes = [at for at in found[close_tag] if not skip[0] <= at < skip[1]]
+    blocks: list[_Block] = []
+    for n, start in enumerate(opens):
+        head = document.read(start, start + 4096)
+        if (gt := head.find(b">")) < 0:
+            raise CannotServe(f"the start tag of <{layout.body}> at byte {start} is too long")
+        open_end = start + gt + 1
+        if head[gt - 1 : gt] == b"/":
             blocks.append(_Block(start, open_end, open_end, open_end))
-        else:
-            close = data.find(close_tag, open_end)
-            if close < 0:
-                raise FormatError(
-                    f"{name}: not well-formed XML: <{layout.body}> at byte {start} is never closed "
-                    "(is the file cut off?)"
-                )
-            blocks.append(_Block(start, open_end, close, close + len(close_tag)))
-        at = blocks[-1].close_end
+            continue
+        close = next((at for at in closes if at >= open_end), -1)
+        if close < 0:
+            raise FormatError(
+                f"{name}: not well-formed XML: <{layout.body}> at byte {start} is never closed "
+                "(is the file cut off?)"
+            )
+        if n + 1 < len(opens) and opens[n + 1] < close:
+            raise CannotServe(f"a <{layout.body}> stands inside another, at byte {opens[n + 1]}")
+        blocks.append(_Block(start, open_end, close, close + len(close_tag)))
     return blocks
 
 
-def _skeleton(data: bytes, blocks: list[_Block]) -> bytes:
+def _is_tag(document: _InMemory | _OnDisk, at: int, tag: bytes, size: int) -> bool:
+    """Whether `tag` at `at` is the whole name (`<Currency ` or `<Currency>`, not `<CurrencyX`)."""
+    end = at + len(tag)
+    return end < size and document.read(end, end + 1)[0] in _TAG_END
+
+
+def _skeleton(document: _InMemory | _OnDisk, blocks: list[_Block]) -> bytes:
     pieces, at = [], 0
     for block in blocks:
-        pieces.append(data[at : block.open_end])
+        pieces.append(document.read(at, block.open_end))
         at = block.close
-    pieces.append(data[at:])
+    pieces.append(document.read(at, document.size()))
     return b"".join(pieces)
 
 

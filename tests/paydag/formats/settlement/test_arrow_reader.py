@@ -146,3 +146,41 @@ def test_genuine_reports_are_read_by_the_arrow_reader(shared_fixtures: Path) -> 
         report = parse_settlement(data, path.name)
         assert (report.reader, report.notes) == ("arrow", ()), path.name
         pd.testing.assert_frame_equal(report.rows, by_lxml(data, path.name))
+
+
+def test_a_file_on_disk_is_read_where_it_lies_in_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks far smaller than the file, so that tags fall across the seams; the same frame."""
+    from paydag.formats.settlement import arrow_reader
+
+    monkeypatch.setattr(arrow_reader._OnDisk, "CHUNK", 97)
+    data = SETTLEMENT_V1.read_bytes().replace(
+        b"</SALES>", b'<CURRENCY Sum="0.00" Name="NOK"></CURRENCY></SALES>'
+    )
+    path = tmp_path / "R9001-0001.xml"
+    path.write_bytes(data)
+    parts, notes = read_arrow(path, path.name)
+    assert parts.body_currencies == ["SEK", "NOK"] and notes == ()
+    pd.testing.assert_frame_equal(assemble(parts, reader="arrow").rows, by_lxml(data))
+    with path.open("rb") as f:
+        report = parse_settlement(f, path.name)
+    assert report.reader == "arrow"
+    pd.testing.assert_frame_equal(report.rows, by_lxml(data))
+
+
+def test_a_file_on_disk_cut_off_fails_and_one_in_latin_1_is_transcoded(tmp_path: Path) -> None:
+    data = SETTLEMENT_V2.read_bytes()
+    cut = tmp_path / "cut.xml"
+    cut.write_bytes(data[: data.rindex(b"/>") + 2])
+    with pytest.raises(
+        FormatError, match=r"cut\.xml: not well-formed XML: <Currency> at byte \d+ is never closed"
+    ):
+        read_arrow(cut, cut.name)
+    latin = tmp_path / "latin.xml"
+    latin.write_bytes(
+        data.replace(b'encoding="utf-8"', b'encoding="ISO-8859-1"').replace(b"Hyra", "Hyrä".encode("latin-1"))
+    )
+    parts, notes = read_arrow(latin, latin.name)
+    assert notes == ("transcoded from ISO-8859-1 to UTF-8",)
+    assert (assemble(parts, reader="arrow").rows["description"] == "Hyrä november").any()
