@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 SEPA = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/-?:().,'+ ")
 SWEDISH = SEPA | frozenset('ÅÄÖåäöÉéÜü&%*!"#=;_@')
@@ -35,6 +36,7 @@ class Fitted:
     changed: bool  # a person should be told: the file says something else than the row
 
 
+@lru_cache(maxsize=2**16)  # names and addresses repeat down a batch, and are fitted again when written
 def fit(value: str, charset: str) -> Fitted:
     """`value` in the characters of `charset`: letters transliterated (Ł→L, ö→o in SEPA, ß→ss),
     signs replaced (& → +) or made spaces; Untransliterable for a letter that has no form there."""

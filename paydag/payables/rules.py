@@ -4,9 +4,10 @@ reason: identifiers, amounts, currencies, names, dates, references, duplicates."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pycountry
 from stdnum import iso11649
@@ -69,6 +70,39 @@ class _RowChecker:
         return value
 
 
+class _Issues:
+    """The failures and warnings one check gave, to be replayed onto every row with its input."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[bool, str, str]] = []
+
+    def fail(self, name: str, reason: str) -> None:
+        self.items.append((True, name, reason))
+
+    def warn(self, name: str, reason: str) -> None:
+        self.items.append((False, name, reason))
+
+
+class _Memo:
+    """Checks whose outcome depends only on their inputs (an account, a name, a date) run once per
+    distinct input in a batch: suppliers repeat, and a bank account is as valid on row 90 000 as on
+    row 9. The value and every failure and warning are replayed onto each row that gives that input."""
+
+    def __init__(self) -> None:
+        self._outcomes: dict[tuple[object, ...], tuple[object, tuple[tuple[bool, str, str], ...]]] = {}
+
+    def __call__(self, c: _RowChecker, check: Callable[..., Any], *inputs: object) -> Any:
+        key = (check, *inputs)
+        outcome = self._outcomes.get(key)
+        if outcome is None:
+            issues = _Issues()
+            outcome = self._outcomes[key] = (check(issues, *inputs), tuple(issues.items))
+        value, items = outcome
+        for failed, name, reason in items:
+            (c.fail if failed else c.warn)(name, reason)
+        return value
+
+
 def validate_payables(
     rows: Iterable[tuple[int, dict[str, str]]],
     *,
@@ -85,10 +119,11 @@ def validate_payables(
     report = ValidationReport(source=source)
     candidates: list[Payment] = []
     rows_by_id: dict[str, list[int]] = {}
+    memo = _Memo()
     for row, values in rows:
         report.rows_read += 1
         checker = _RowChecker(row, values)
-        payment = _validate_row(checker, company=company, profile=profile, today=today)
+        payment = _validate_row(checker, memo, company=company, profile=profile, today=today)
         report.errors.extend(checker.errors)
         report.warnings.extend(checker.warnings)
         if checker.payment_id:
@@ -114,7 +149,9 @@ def validate_payables(
     return [p for p in candidates if p.row not in invalid_rows], report
 
 
-def _validate_row(c: _RowChecker, *, company: str, profile: BankProfile, today: date) -> Payment | None:
+def _validate_row(
+    c: _RowChecker, memo: _Memo, *, company: str, profile: BankProfile, today: date
+) -> Payment | None:
     if not c.payment_id:
         c.fail("payment_id", "is required")
     elif _CONTROL.search(c.payment_id) or len(c.payment_id) > PAYMENT_ID_MAX:
@@ -145,7 +182,7 @@ def _validate_row(c: _RowChecker, *, company: str, profile: BankProfile, today: 
         c.fail("amount", str(exc))
         amount = None
 
-    execution_date = _execution_date(c, today)
+    execution_date = memo(c, _execution_date, c.get("execution_date"), today)
 
     try:
         account_type = AccountType(c.get("account_type").upper())
@@ -153,17 +190,16 @@ def _validate_row(c: _RowChecker, *, company: str, profile: BankProfile, today: 
         c.fail("account_type", f"{c.get('account_type')!r} is not one of BG, PG, BBAN, IBAN")
         account_type = None
 
-    country = c.get("creditor_country").upper() or None
-    if country and pycountry.countries.get(alpha_2=country) is None:
-        c.fail("creditor_country", f"{country!r} is not an ISO 3166 country code")
-        country = None
+    country = memo(c, _country, c.get("creditor_country").upper() or None)
 
     account = clearing = bic = None
     payment_type = None
     if account_type is not None:
-        account, clearing, bic, country, payment_type = _account(c, account_type, currency, country)
+        account, clearing, bic, country, payment_type = memo(
+            c, _account, account_type, c.get("account"), c.get("bic"), currency, country
+        )
 
-    ocr = _reference(c, profile=profile, payment_type=payment_type)
+    ocr = memo(c, _reference, c.get("ocr"), profile.ocr_length_digit, payment_type)
     if ocr and message:
         c.fail("ocr", "give an OCR reference or a message, not both")
     if not ocr and not message and not c.get("ocr"):
@@ -179,14 +215,14 @@ def _validate_row(c: _RowChecker, *, company: str, profile: BankProfile, today: 
     if payment_type is not None:
         charset = profile.domestic_charset if payment_type is PaymentType.DOMESTIC else "sepa"
         creditor_name, message, address = (
-            _in_charset(c, field, value, charset)
+            memo(c, _in_charset, field, value, charset)
             for field, value in (
                 ("creditor_name", creditor_name),
                 ("message", message),
                 ("creditor_address", address),
             )
         )
-        structured = {f: _in_charset(c, f, v, charset) for f, v in structured.items()}
+        structured = {f: memo(c, _in_charset, f, v, charset) for f, v in structured.items()}
 
     if c.errors:
         return None
@@ -216,8 +252,14 @@ def _validate_row(c: _RowChecker, *, company: str, profile: BankProfile, today: 
     )
 
 
-def _execution_date(c: _RowChecker, today: date) -> date | None:
-    text = c.get("execution_date")
+def _country(c: _Issues, country: str | None) -> str | None:
+    if country and pycountry.countries.get(alpha_2=country) is None:
+        c.fail("creditor_country", f"{country!r} is not an ISO 3166 country code")
+        return None
+    return country
+
+
+def _execution_date(c: _Issues, text: str, today: date) -> date | None:
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             raise ValueError
@@ -237,11 +279,9 @@ def _execution_date(c: _RowChecker, today: date) -> date | None:
 
 
 def _account(
-    c: _RowChecker, account_type: AccountType, currency: str, country: str | None
+    c: _Issues, account_type: AccountType, raw: str, raw_bic: str, currency: str, country: str | None
 ) -> tuple[str | None, str | None, str | None, str | None, PaymentType | None]:
     """Check the account and BIC; decide the payment type. Returns account, clearing, bic, country, type."""
-    raw = c.get("account")
-    raw_bic = c.get("bic")
     bic = None
     if raw_bic:
         try:
@@ -293,9 +333,8 @@ def _account(
     return account, clearing, bic, "SE", PaymentType.DOMESTIC
 
 
-def _reference(c: _RowChecker, *, profile: BankProfile, payment_type: PaymentType | None) -> str | None:
+def _reference(c: _Issues, raw: str, length_digit: bool, payment_type: PaymentType | None) -> str | None:
     """An OCR reference (domestic payments) or an RF creditor reference (ISO 11649, any payment)."""
-    raw = c.get("ocr")
     if not raw:
         return None
     compact = re.sub(r"\s", "", raw).upper()
@@ -308,13 +347,13 @@ def _reference(c: _RowChecker, *, profile: BankProfile, payment_type: PaymentTyp
         c.fail("ocr", "an OCR reference is for Swedish payees; use an RF reference or a message")
         return None
     try:
-        return identifiers.ocr(compact, length_digit=profile.ocr_length_digit)
+        return identifiers.ocr(compact, length_digit=length_digit)
     except identifiers.InvalidIdentifier as exc:
         c.fail("ocr", str(exc))
         return None
 
 
-def _in_charset(c: _RowChecker, field: str, value: str | None, charset: str) -> str | None:
+def _in_charset(c: _Issues, field: str, value: str | None, charset: str) -> str | None:
     """The value as the bank will read it; a transliteration is a warning, a letter lost an error.
     An address is fitted line by line (lines split at ; or a line break)."""
     if not value:
@@ -325,7 +364,7 @@ def _in_charset(c: _RowChecker, field: str, value: str | None, charset: str) -> 
     return None if None in lines else "; ".join(line for line in lines if line)
 
 
-def _fit_one(c: _RowChecker, field: str, value: str, charset: str) -> str | None:
+def _fit_one(c: _Issues, field: str, value: str, charset: str) -> str | None:
     try:
         fitted = fit(value, charset)
     except Untransliterable as exc:

@@ -278,3 +278,21 @@ def test_a_control_sum_too_long_is_refused_for_the_batch() -> None:
     assert [e.reason for e in report.errors if e.field == "batch"] == [
         "the control sum 99999999999999999.90 has more than 18 digits: split the batch"
     ]
+
+
+def test_a_check_run_once_for_an_input_still_reports_on_every_row_that_gives_it() -> None:
+    """Accounts, names and dates are checked once per distinct value in a batch: each row with the
+    same bad account, and each with the same transliterated name, is still reported by its own row."""
+    bad = [row(payment_id=f"BAD-{n}", account="5050-1056") for n in range(3)]
+    polish = [row(payment_id=f"PL-{n}", creditor_name="Łódź Trading", account_type="IBAN",
+                  account="PL61109010140000071219812874", currency="EUR", amount="100.00", ocr="",
+                  message="Faktura 12", creditor_town="Warszawa") for n in range(2)]  # fmt: skip
+    payments, report = validate(*bad, *polish)
+    assert [(e.row, e.payment_id, e.field) for e in report.errors] == [
+        (2, "BAD-0", "account"), (3, "BAD-1", "account"), (4, "BAD-2", "account")
+    ]  # fmt: skip
+    assert len({e.reason for e in report.errors}) == 1
+    assert [(w.row, w.payment_id, w.field) for w in report.warnings] == [
+        (5, "PL-0", "creditor_name"), (6, "PL-1", "creditor_name")
+    ]  # fmt: skip
+    assert [p.creditor_name for p in payments] == ["Lodz Trading", "Lodz Trading"]
