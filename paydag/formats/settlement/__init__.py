@@ -18,7 +18,8 @@ import io
 from pathlib import Path
 from typing import IO
 
-from paydag.formats.settlement.arrow_reader import CannotServe, read_arrow
+from paydag.formats.columnar import CannotServe
+from paydag.formats.settlement.arrow_reader import read_arrow
 from paydag.formats.settlement.layout import (
     ALWAYS,
     REQUIRED,

@@ -20,35 +20,35 @@ reader's own. Each guarantee of the lxml reader holds here too:
 
 from __future__ import annotations
 
-import codecs
 import io
-import json
 import re
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from paydag.formats.columnar import (
+    HEAD,
+    CannotServe,
+    as_utf8,
+    compile_mapping,
+    parse,
+    root_element,
+    text_field,
+)
 from paydag.formats.settlement.layout import LAYOUTS, Layout
 from paydag.formats.settlement.lxml_reader import read_lxml
 from paydag.formats.settlement.report import ReportParts
 from paydag.formats.xml import FormatError
 
-_HEAD = 64 * 1024
 _NAME = rb"[A-Za-z_][\w.-]*"
-_ELEMENT = re.compile(rb"<(?:(" + _NAME + rb"):)?(" + _NAME + rb")")
-_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _ATTRIBUTE = re.compile(rb"""(?<=\s)(""" + _NAME + rb"""(?::""" + _NAME + rb""")?)\s*=\s*["']""")
 _TAG_END = frozenset(b" \t\r\n>/")
-
-
-class CannotServe(Exception):
-    """The Arrow reader cannot read this file faithfully; the lxml reader must (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class _InMemory:
         return self.data  # parsed zero-copy
 
     def head(self) -> bytes:
-        return self.data[:_HEAD]
+        return self.data[:HEAD]
 
     def read(self, start: int, end: int) -> bytes:
         return self.data[start:end]
@@ -147,7 +147,7 @@ class _OnDisk:
         return str(self.path)  # streamed by xml2arrow's own buffered reader
 
     def head(self) -> bytes:
-        return self.read(0, _HEAD)
+        return self.read(0, HEAD)
 
     def read(self, start: int, end: int) -> bytes:
         with self.path.open("rb") as f:
@@ -188,63 +188,21 @@ class _OnDisk:
 def _document(source: bytes | Path, name: str, notes: list[str]) -> _InMemory | _OnDisk:
     if isinstance(source, Path):
         with source.open("rb") as f:
-            head = f.read(_HEAD)
-        if _as_utf8(head, name, []) is head:
+            head = f.read(HEAD)
+        if as_utf8(head, name, []) is head:
             return _OnDisk(source)
         source = source.read_bytes()  # in another encoding: transcoded in memory
-    return _InMemory(_as_utf8(source, name, notes))
-
-
-def _as_utf8(data: bytes, name: str, notes: list[str]) -> bytes:
-    """The document in UTF-8 (quick-xml reads nothing else): a UTF-16 BOM or another declared
-    encoding is decoded and the declaration rewritten; a UTF-8 BOM is dropped."""
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :]
-    encoding = None
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"
-    else:
-        declared = _ENCODING.match(data[:200])
-        if declared and codecs.lookup(declared.group(1).decode("ascii")).name != "utf-8":
-            encoding = declared.group(1).decode("ascii")
-    if encoding is None:
-        return data
-    try:
-        text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise FormatError(f"{name}: not {encoding} text as it declares ({exc})") from None
-    text = re.sub(r"""^(<\?xml[^>]*?\sencoding\s*=\s*["'])[^"']+""", r"\g<1>UTF-8", text.lstrip("\ufeff"))
-    notes.append(f"transcoded from {encoding} to UTF-8")
-    return text.encode("utf-8")
+    return _InMemory(as_utf8(source, name, notes))
 
 
 def _root(data: bytes, name: str) -> tuple[Layout, bytes, int]:
     """The layout the root element names (its local name; the namespace is the skeleton's to check),
-    the root's prefix (b"" or b"p:") and where its start tag ends."""
-    head, at = data[:_HEAD], 0
-    while True:
-        at = head.find(b"<", at)
-        if at < 0:
-            raise CannotServe("no root element in the file's head")
-        if head.startswith(b"<?", at):
-            at = head.find(b"?>", at) + 2
-        elif head.startswith(b"<!--", at):
-            at = head.find(b"-->", at) + 3
-        elif head.startswith(b"<!", at):
-            raise FormatError(f"{name}: a DOCTYPE is not accepted")
-        else:
-            break
-        if at < 2:
-            raise CannotServe("the file's head is not closed")
-    match = _ELEMENT.match(head, at)
-    if match is None:
-        raise CannotServe("the root element could not be read")
-    local = match.group(2).decode()
+    the root's prefix and where its start tag ends."""
+    local, prefix, end = root_element(data, name)
     layout = next((lo for lo in LAYOUTS if lo.root == local), None)
     if layout is None:
         raise CannotServe(f"root {local!r} is not a transaction list's")
-    prefix = match.group(1) + b":" if match.group(1) else b""
-    return layout, prefix, head.find(b">", at) + 1
+    return layout, prefix, end
 
 
 def _blocks(
@@ -303,15 +261,8 @@ def _skeleton(document: _InMemory | _OnDisk, blocks: list[_Block]) -> bytes:
     return b"".join(pieces)
 
 
-def _parse_rows(data: bytes, layout: Layout, extra: tuple[str, ...]) -> pa.RecordBatch:
-    from xml2arrow.exceptions import Xml2ArrowError
-
-    try:
-        return _parser(layout, extra).parse(data)["rows"]
-    except Xml2ArrowError as exc:
-        raise FormatError(f"not well-formed XML: {exc}") from None
-    except TypeError as exc:  # xml2arrow's answer to bytes that are not UTF-8
-        raise CannotServe(f"xml2arrow could not decode the file ({exc})") from None
+def _parse_rows(source: bytes | str, layout: Layout, extra: tuple[str, ...]) -> pa.RecordBatch:
+    return parse(_parser(layout, extra), source)["rows"]
 
 
 def _result(future, name: str) -> pa.RecordBatch:
@@ -353,25 +304,12 @@ def _unread_attributes(data: bytes, blocks: list[_Block], layout: Layout) -> tup
 
 
 @lru_cache(maxsize=16)
-def _parser(layout: Layout, extra: tuple[str, ...]):
+def _parser(layout: Layout, extra: tuple[str, ...]) -> Any:
     """An xml2arrow parser for the rows: every body currency a boundary (`<body>`, its ordinal among
     the root's body currencies), every row attribute a nullable text column."""
-    from xml2arrow import XmlToArrowParser  # a Rust extension: loaded when first used
-
     body = f"/{layout.root}/{layout.body}"
-    config = {
-        "parser_options": {"trim_text": False},
-        "tables": [
-            {"name": "bodies", "xml_path": f"/{layout.root}", "levels": ["body"], "fields": []},
-            {"name": "rows", "xml_path": body, "levels": ["body", "row"], "fields": [
-                {"name": attribute, "xml_path": f"{body}/{layout.row}/@{attribute}", "data_type": "Utf8",
-                 "nullable": True}
-                for attribute in (*layout.columns, *extra)
-            ]},
-        ],
-    }  # fmt: skip
-    # xml2arrow reads its mapping from a file (JSON is YAML) and compiles it once, here.
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"settlement-v{layout.version}.yaml"
-        path.write_text(json.dumps(config), encoding="utf-8")
-        return XmlToArrowParser(str(path))
+    return compile_mapping(f"settlement-v{layout.version}", [
+        {"name": "bodies", "xml_path": f"/{layout.root}", "levels": ["body"], "fields": []},
+        {"name": "rows", "xml_path": body, "levels": ["body", "row"],
+         "fields": [text_field(a, f"{body}/{layout.row}/@{a}") for a in (*layout.columns, *extra)]},
+    ], trim_text=False)  # fmt: skip

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from paydag.formats.columnar import CannotServe
 from paydag.formats.settlement import parse_settlement
-from paydag.formats.settlement.arrow_reader import CannotServe, read_arrow
+from paydag.formats.settlement.arrow_reader import read_arrow
 from paydag.formats.settlement.lxml_reader import read_lxml
 from paydag.formats.settlement.report import assemble
 from paydag.formats.xml import FormatError

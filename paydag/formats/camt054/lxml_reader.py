@@ -1,4 +1,5 @@
-"""camt.054 (debit/credit notification), versions .001.02, .04 and .08: one row per transaction.
+"""camt.054's lxml reader (and the rows both readers give): versions .001.02, .04 and .08, one row
+per transaction.
 
 Streamed: entries are read as they end and freed, so a file of 100 000 transactions needs no more
 memory than one entry. Every `TxDtls` of an entry is a row (a bankgiro deposit is one entry with many
@@ -10,7 +11,6 @@ another version); strict on what is used downstream: amount, currency, credit/de
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -361,19 +361,27 @@ def _reference_type(ref_info: etree._Element, p: EntryPaths) -> str:
 
 
 def read_money(el: etree._Element | None, where: str) -> tuple[int, str]:
-    if el is None or not (el.text or "").strip():
+    if el is None:
         raise FormatError(f"{where}: the amount is missing")
-    currency = (el.get("Ccy") or "").strip().upper()
+    return money_of(el.text, el.get("Ccy"), where)
+
+
+def money_of(text: str | None, ccy: str | None, where: str) -> tuple[int, str]:
+    """An amount and its Ccy as exact minor units and the currency code; FormatError saying where."""
+    if not (text or "").strip():
+        raise FormatError(f"{where}: the amount is missing")
+    assert text is not None
+    currency = (ccy or "").strip().upper()
     if len(currency) != 3 or not currency.isalpha():
         raise FormatError(f"{where}: currency {currency or 'missing'!r} is not a currency code")
-    text = el.text.strip()
+    text = text.strip()
     whole, dot, fraction = text.partition(".")
     if dot and len(fraction) == 2 and whole.isdigit() and fraction.isdigit() and minor_units(currency) == 2:
         return int(whole + fraction), currency  # the common case, exactly, without Decimal
     try:
-        return to_minor(Decimal(el.text.strip()), currency), currency
+        return to_minor(Decimal(text), currency), currency
     except (InvalidOperation, InvalidAmount):
-        raise FormatError(f"{where}: {el.text.strip()!r} is not an amount in {currency}") from None
+        raise FormatError(f"{where}: {text!r} is not an amount in {currency}") from None
 
 
 @dataclass(frozen=True)
@@ -388,17 +396,3 @@ class Camt054Report:
     @property
     def debit(self) -> list[Camt054Transaction]:
         return [t for t in self.transactions if t.credit_debit == "DBIT"]
-
-
-def parse_camt054(data: bytes | IO[bytes], name: str = "camt.054") -> Camt054Report:
-    source = io.BytesIO(data) if isinstance(data, bytes) else data
-    header: Camt054Header | None = None
-    transactions: list[Camt054Transaction] = []
-    for item in iter_camt054(source, name):
-        if isinstance(item, Camt054Header):
-            header = item
-        else:
-            transactions.append(item)
-    if header is None:
-        raise FormatError(f"{name}: no BkToCstmrDbtCdtNtfctn/GrpHdr: not a camt.054")
-    return Camt054Report(header=header, transactions=transactions)
