@@ -194,7 +194,8 @@ def _parse_settlement(data: bytes, file: Path, out: Path | None, as_json: bool, 
     per_service = service_totals(report.rows)
     sums = {c: f"{from_minor(m, c):f}" for c, m in report.currency_sums_minor.items()}
     doc |= {"kind": "settlement", "version": report.version, "accounting_no": report.accounting_no,
-            "rows": len(report.rows), "sums": sums, "services": per_service}  # fmt: skip
+            "rows": len(report.rows), "sums": sums, "services": per_service, "reader": report.reader,
+            "notes": list(report.notes)}  # fmt: skip
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         report.rows.to_parquet(out, index=False) if out.suffix == ".parquet" else report.rows.to_csv(
@@ -205,6 +206,7 @@ def _parse_settlement(data: bytes, file: Path, out: Path | None, as_json: bool, 
         f"{file}: Swedbank Pay transaction list v{report.version}, {report.accounting_no}, "
         f"{len(report.rows)} row(s), " + ", ".join(f"{c} {v}" for c, v in sums.items()),
         *(f"  {s['currency']} {s['service']:<28} {s['rows']:>7} rows {s['sum']:>14}" for s in per_service),
+        *(f"  note: {n}" for n in report.notes),
     ] + ([f"rows written to {out}"] if out else [])
     emit(as_json, doc, lines)
 

@@ -249,10 +249,21 @@ def test_parse_a_settlement_report(tmp_path: Path) -> None:
     )
     assert report["sums"] == {"SEK": "18978.00"}
     assert {s["service"]: s["sum"] for s in report["services"]}["Swish"] == "11224.00"
+    assert (report["reader"], report["notes"]) == ("arrow", [])
     assert out.stat().st_size > 0
     (tmp_path / "list.xlsx").write_bytes(b"PK\x03\x04 spreadsheet")
     xlsx = paydag("parse", str(tmp_path / "list.xlsx"), cwd=tmp_path)
     assert xlsx.returncode == 2 and "XLSX" in xlsx.stderr
+
+
+def test_parse_says_which_reader_read_a_settlement_report_and_why(tmp_path: Path) -> None:
+    commented = tmp_path / "commented.xml"
+    commented.write_bytes(
+        SETTLEMENT_V2.read_bytes().replace(b"<Transaction ", b'<!-- a="b" --><Transaction ', 1)
+    )
+    result = paydag("parse", str(commented), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "  note: read by lxml: the rows hold something besides attributes\n" in result.stdout
 
 
 def test_reconcile_writes_the_report(tmp_path: Path) -> None:
