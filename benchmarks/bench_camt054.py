@@ -117,7 +117,11 @@ def main() -> None:
             )
             print(
                 ratio_line(
-                    f"camt.054.001.{version} 100k, parse to rows", "lxml iterparse", bare, ours, at_most=0.7
+                    f"camt.054.001.{version} {args.transactions:,} transactions, parse to rows",
+                    "lxml iterparse",
+                    bare,
+                    ours,
+                    at_most=0.7,
                 )
             )
 

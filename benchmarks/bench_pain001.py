@@ -22,33 +22,22 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from benchmarks.verdict import machine, ratio_line
+from benchmarks.verdict import machine, peak_rss_mib, ratio_line
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST_DAY = date(2030, 1, 7)  # far enough ahead to be in the future whenever this runs
 TZ = ZoneInfo("Europe/Stockholm")
 
 
-def _peak_rss_mib() -> float:
-    """This process's peak resident memory (VmHWM: unlike ru_maxrss it does not carry the parent's
-    size across fork and exec)."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _xsd_process_peak_rss_mib(xml: Path) -> float:
     """Peak memory of the XSD check process, run alone over the file the build wrote."""
     code = (
         "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[3]);"
-        "from benchmarks.bench_pain001 import _peak_rss_mib;"
+        "from benchmarks.verdict import peak_rss_mib;"
         "from paydag.formats.xsd_stream import load_schema, validate_stream;"
         "from paydag.formats.pain001 import Pain001Version as V;"
         "v = V.V03; err = validate_stream(open(sys.argv[1], 'rb'), load_schema(v.xsd), sys.argv[2]);"
-        "assert err is None, err; print(_peak_rss_mib())"
+        "assert err is None, err; print(peak_rss_mib())"
     )
     tag = "{urn:iso:std:iso:20022:tech:xsd:pain.001.001.03}CdtTrfTxInf"
     out = subprocess.run(
@@ -104,7 +93,7 @@ def run_paydag(payments: int, repeat: int, workdir: Path, sepa: bool = False) ->
         "seconds": best,
         "validate_rows_seconds": validate_seconds,
         "bytes": built.size,
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
         "xsd_process_peak_rss_mib": _xsd_process_peak_rss_mib(built.path),
     }
 
@@ -164,7 +153,7 @@ def run_sepaxml(payments: int, repeat: int, workdir: Path) -> dict[str, float]:
         (workdir / f"sepaxml-{n}.xml").write_bytes(data)
         best = min(best, time.perf_counter() - started)
         del transfer
-    return {"seconds": best, "bytes": len(data), "peak_rss_mib": _peak_rss_mib()}
+    return {"seconds": best, "bytes": len(data), "peak_rss_mib": peak_rss_mib()}
 
 
 def main() -> None:
@@ -231,7 +220,7 @@ def main() -> None:
     )
     print(
         ratio_line(
-            "pain.001 100k, `paydag build-pain001` end to end",
+            f"pain.001 {args.payments:,} payables, `paydag build-pain001` end to end",
             "sepaxml",
             peer["seconds"],
             cli["seconds"],
@@ -241,7 +230,7 @@ def main() -> None:
     )
     print(
         ratio_line(
-            "pain.001 100k, `paydag build-pain001` peak RSS",
+            f"pain.001 {args.payments:,} payables, `paydag build-pain001` peak RSS",
             "150 MiB",
             150.0,
             cli["peak_rss_mib"],

@@ -66,7 +66,11 @@ def main() -> None:
     )
     print(f"  bare pandas merge on the number  {bare:6.2f} s")
     print(f"  paydag reconcile                 {ours:6.2f} s")
-    print(ratio_line("reconcile 1M x 1M", "pandas outer merge", bare, ours, at_most=1.0))
+    print(
+        ratio_line(
+            f"reconcile {args.rows:,} x {len(captures):,}", "pandas outer merge", bare, ours, at_most=1.0
+        )
+    )
     print(f"  states: {state_counts(report)}")
 
 

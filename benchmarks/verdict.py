@@ -1,11 +1,14 @@
-"""The one line each target gets in `make bench`: the peer's figure, ours, the ratio, the target and
-whether it is met, all from the same run."""
+"""What every benchmark prints with: where and when it ran, a process's peak memory, and the one
+line each target gets (the peer's figure, ours, the ratio, the target and whether it is met, all
+from the same run)."""
 
 from __future__ import annotations
 
 import os
 import platform
+import resource
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 
@@ -37,3 +40,14 @@ def ratio_line(
     what = f"{peer} / paydag" if inverse else f"paydag / {peer}"
     return (f"  {work}: {peer} {peer_value:.2f} {unit}, paydag {ours:.2f} {unit}; {what} = {ratio:.2f}x "
             f"(target {target}): {'met' if met else 'not met'}")  # fmt: skip
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss it does not carry the parent's
+    size across fork and exec)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

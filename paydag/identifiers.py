@@ -13,6 +13,7 @@ from enum import Enum
 
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
+from stdnum import luhn
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.se import orgnr, personnummer
 
@@ -34,14 +35,7 @@ def _digits(value: str, what: str) -> str:
 
 
 def _luhn_ok(digits: str) -> bool:
-    """The Luhn (mod 10) check over a string of ASCII digits: every second digit from the right
-    doubled (its digit sum taken), the total divisible by 10."""
-    backwards = digits[::-1]
-    total = sum(ord(d) - 48 for d in backwards[0::2]) + sum(_DOUBLED[ord(d) - 48] for d in backwards[1::2])
-    return total % 10 == 0
-
-
-_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # 2d, its digits summed
+    return luhn.is_valid(digits)
 
 
 def bankgiro(value: str) -> str:

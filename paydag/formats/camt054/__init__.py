@@ -33,6 +33,7 @@ from paydag.formats.camt054.lxml_reader import (
 )
 from paydag.formats.camt054.lxml_reader import iter_camt054 as iter_lxml
 from paydag.formats.columnar import CannotServe
+from paydag.formats.xml import FormatError
 
 __all__ = [
     "NAMESPACE_PREFIX", "VERSION", "Camt054Header", "Camt054Report", "Camt054Transaction", "EntryPaths",
@@ -41,7 +42,7 @@ __all__ = [
 
 
 def iter_camt054(source: IO[bytes], name: str = "camt.054") -> Iterator[Camt054Header | Camt054Transaction]:
-    """The header, then every transaction."""
+    """The header, then every transaction (the whole file is read first: the Arrow reader takes bytes)."""
     data = source.read()
     try:
         header, transactions = read_arrow(data, name)
@@ -62,7 +63,5 @@ def parse_camt054(data: bytes | IO[bytes], name: str = "camt.054") -> Camt054Rep
         else:
             transactions.append(item)
     if header is None:
-        from paydag.formats.xml import FormatError
-
         raise FormatError(f"{name}: no BkToCstmrDbtCdtNtfctn/GrpHdr: not a camt.054")
     return Camt054Report(header=header, transactions=transactions)

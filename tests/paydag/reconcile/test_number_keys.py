@@ -55,6 +55,9 @@ def scenario(prefix: str, tmp_path: Path) -> pd.DataFrame:
 
 
 def test_the_text_path_and_the_integer_path_give_the_same_report(tmp_path: Path) -> None:
+    numbers = settlement(SETTLEMENT_V1)["transaction_no"]
+    assert str(_number_keys(numbers)[0].dtype) == "int64"  # the scenarios really take the two paths
+    assert str(_number_keys("0" + numbers)[0].dtype).startswith("string")
     as_integers, as_text = scenario("", tmp_path), scenario("0", tmp_path)
     assert set(as_integers["state"]) == {"matched", "reversal linked", "amount mismatch",
                                          "unexpected in settlement", "duplicate"}  # fmt: skip
