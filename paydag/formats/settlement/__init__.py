@@ -30,7 +30,6 @@ from paydag.formats.settlement.layout import (
 )
 from paydag.formats.settlement.lxml_reader import read_lxml
 from paydag.formats.settlement.report import (
-    AMOUNT_PATTERN,
     ServiceSummary,
     SettlementReport,
     assemble,
@@ -39,7 +38,7 @@ from paydag.formats.settlement.report import (
 from paydag.formats.xml import FormatError
 
 __all__ = [
-    "ALWAYS", "AMOUNT_PATTERN", "REQUIRED", "V1_COLUMNS", "V1_NAMESPACE", "V2_COLUMNS", "V2_NAMESPACE",
+    "ALWAYS", "REQUIRED", "V1_COLUMNS", "V1_NAMESPACE", "V2_COLUMNS", "V2_NAMESPACE",
     "ServiceSummary", "SettlementReport", "parse_settlement", "service_totals",
 ]  # fmt: skip
 

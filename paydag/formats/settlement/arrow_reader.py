@@ -281,6 +281,9 @@ def _accounted(rows: pa.RecordBatch) -> int:
             continue
         column = rows.column(field.name)
         total += len(column) - column.null_count
+        if column.type != pa.string():  # not the int32-offset layout read below
+            total += pc.sum(pc.count_substring(column.cast(pa.string()), "=")).as_py() or 0
+            continue
         _, offsets, values = column.buffers()
         if values is None:
             continue

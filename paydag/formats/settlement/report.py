@@ -19,9 +19,9 @@ from paydag.formats.settlement.layout import Layout
 from paydag.formats.xml import FormatError
 from paydag.money import from_minor
 
-AMOUNT_PATTERN = r"-?\d+\.\d{2}"
 # At most 16 digits before the point: 18 digits of minor units fit int64. A longer amount is left
-# empty in amount_minor, and its amount_text fails the suite's pattern check, so it is reported.
+# empty in amount_minor (never rounded, never wrapped), which the suite's not-null check on
+# amount_minor reports with the row's transaction number.
 _AMOUNT_DIGITS = r"^-?\d{1,16}\.\d{2}$"
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
