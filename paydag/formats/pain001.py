@@ -192,32 +192,14 @@ def build_pain001(
     if not batch.payments:
         raise ValueError("a pain.001 needs at least one payment")
 
-    msg_id = message_id(batch)
-    groups: dict[tuple[date, str, str], list[Payment]] = {}
-    for p in batch.payments:
-        groups.setdefault(_group_key(p), []).append(p)
-    ordered = sorted(groups.items())
-
-    infos: list[PaymentInfo] = []
-    for index, ((day, currency, ptype), payments) in enumerate(ordered, start=1):
-        infos.append(
-            PaymentInfo(
-                pmt_inf_id=f"{msg_id}-{index:03d}",
-                execution_date=day,
-                currency=currency,
-                payment_type=PaymentType(ptype),
-                nb_of_txs=len(payments),
-                ctrl_sum=sum((p.amount for p in payments), Decimal(0)),
-            )
-        )
-    _check_end_to_end_ids(batch)
-    total = sum((i.ctrl_sum for i in infos), Decimal(0))
-    count = sum(i.nb_of_txs for i in infos)
-
-    writer = _Writer(company=company, profile=profile, version=version, msg_id=msg_id)
-    out = Path(out)
+    # The checking process starts first: its interpreter and schema load while the ids are derived.
     validator = XsdCheckProcess(version.xsd, f"{{{version.namespace}}}CdtTrfTxInf")
     try:
+        msg_id, infos, ordered = _plan(batch)
+        total = sum((i.ctrl_sum for i in infos), Decimal(0))
+        count = sum(i.nb_of_txs for i in infos)
+        writer = _Writer(company=company, profile=profile, version=version, msg_id=msg_id)
+        out = Path(out)
         with replacing(out) as file:  # the file gets its name only when it is whole and valid
             sink = _Sink(file, validator)
             writer.document(sink, created_at, count, total, zip(infos, (g for _, g in ordered), strict=True))
@@ -242,6 +224,30 @@ def build_pain001(
         size=sink.bytes_written,
         payment_infos=tuple(infos),
     )
+
+
+def _plan(
+    batch: PaymentBatch,
+) -> tuple[str, list[PaymentInfo], list[tuple[tuple[date, str, str], list[Payment]]]]:
+    """The MsgId, and the payments grouped into PmtInf by execution date, currency and type."""
+    msg_id = message_id(batch)
+    groups: dict[tuple[date, str, str], list[Payment]] = {}
+    for p in batch.payments:
+        groups.setdefault(_group_key(p), []).append(p)
+    ordered = sorted(groups.items())
+    infos = [
+        PaymentInfo(
+            pmt_inf_id=f"{msg_id}-{index:03d}",
+            execution_date=day,
+            currency=currency,
+            payment_type=PaymentType(ptype),
+            nb_of_txs=len(payments),
+            ctrl_sum=sum((p.amount for p in payments), Decimal(0)),
+        )
+        for index, ((day, currency, ptype), payments) in enumerate(ordered, start=1)
+    ]
+    _check_end_to_end_ids(batch)
+    return msg_id, infos, ordered
 
 
 def _check_end_to_end_ids(batch: PaymentBatch) -> None:

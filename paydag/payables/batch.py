@@ -58,30 +58,16 @@ class Payment:
 
     def canonical(self) -> str:
         """The payment's identity as text: what makes two exports the same batch."""
-        return "\x1f".join(
-            str(v)
-            for v in (
-                self.payment_id,
-                self.company,
-                self.creditor_name,
-                self.account_type,
-                self.account,
-                self.bic or "",
-                f"{self.amount:f}",
-                self.currency,
-                self.execution_date.isoformat(),
-                self.ocr or "",
-                self.message or "",
-                self.creditor_country,
-                self.creditor_address or "",
-                # the structured address counts only where given: the ids of earlier exports stay
-                *(
-                    ("\x1e".join(v or "" for v in self.structured_address),)
-                    if any(self.structured_address)
-                    else ()
-                ),
-            )
+        text = (
+            f"{self.payment_id}\x1f{self.company}\x1f{self.creditor_name}\x1f{self.account_type}\x1f"
+            f"{self.account}\x1f{self.bic or ''}\x1f{self.amount:f}\x1f{self.currency}\x1f"
+            f"{self.execution_date.isoformat()}\x1f{self.ocr or ''}\x1f{self.message or ''}\x1f"
+            f"{self.creditor_country}\x1f{self.creditor_address or ''}"
         )
+        address = self.structured_address
+        if any(address):  # counted only where given: the ids of earlier exports stay as they were
+            text += "\x1f" + "\x1e".join(v or "" for v in address)
+        return text
 
 
 @dataclass(frozen=True, slots=True)
