@@ -8,9 +8,11 @@ OCR length digit, the banks' clearing and account rules) is written here.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+import numpy as np
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 from stdnum import luhn
@@ -78,6 +80,31 @@ def ocr(value: str, *, length_digit: bool = False) -> str:
             f"OCR reference's length digit is {digits[-2]}, but the reference has {len(digits)} digits"
         )
     return digits
+
+
+def ocr_passes(values: Sequence[str], *, length_digit: bool = False) -> list[bool]:
+    """For each value, whether `ocr(value)` accepts it exactly as written, for a whole column at once.
+
+    The same rule as `ocr` with Luhn summed by numpy: a batch of 100 000 references takes
+    milliseconds instead of the second that one stdnum call each takes. False only means "ask `ocr`",
+    which also gives the reason.
+    """
+    width = 25
+    plain = [i for i, v in enumerate(values) if 2 <= len(v) <= width and v.isascii() and v.isdigit()]
+    passes = [False] * len(values)
+    if not plain:
+        return passes
+    padded = "".join(values[i].rjust(width, "0") for i in plain).encode("ascii")  # a 0 adds nothing
+    digits = (np.frombuffer(padded, np.uint8) - ord("0")).reshape(-1, width).astype(np.int16)
+    doubled = digits[:, width - 2 :: -2] * 2  # every second digit from the right, the check digit not
+    total = digits[:, width - 1 :: -2].sum(axis=1) + (doubled - 9 * (doubled > 9)).sum(axis=1)
+    good = total % 10 == 0
+    if length_digit:
+        lengths = np.fromiter((len(values[i]) for i in plain), np.int16, len(plain))
+        good &= digits[:, width - 2] == lengths % 10
+    for i, ok in zip(plain, good.tolist(), strict=True):
+        passes[i] = ok
+    return passes
 
 
 def iban(value: str) -> IBAN:

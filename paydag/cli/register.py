@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from paydag.cli.output import Exit, JsonOption, emit, failures
-from paydag.register.claims import Work
+
+
+class WorkChoice(StrEnum):
+    """The claims a run takes (paydag.register.claims.Work), named again here so that the command
+    line starts without loading the register and its database driver (half a second); a test holds
+    the two equal."""
+
+    POLL = "poll"
+    SEND = "send"
 
 
 def status(
@@ -22,6 +31,7 @@ def status(
 ) -> None:
     """Batches, their files and payments with their states, from the payment register."""
     from paydag.bankdays import bank_days_before
+    from paydag.register.claims import Work
     from paydag.resources import open_register
     from paydag.settings import load_settings
 
@@ -63,7 +73,7 @@ def status(
 
 def unlock(
     company: Annotated[str, typer.Option("--company", help="Company id in the configuration.")],
-    what: Annotated[Work, typer.Option("--what", help="The claim: poll or send.")],
+    what: Annotated[WorkChoice, typer.Option("--what", help="The claim: poll or send.")],
     yes: Annotated[bool, typer.Option("--yes", help="Clear without asking.")] = False,
     by: Annotated[
         str, typer.Option("--as", help="Who clears it (recorded); this user on this host if left out.")
@@ -76,13 +86,15 @@ def unlock(
     import socket
 
     from paydag.cli.runtime import settings_for
+    from paydag.register.claims import Work
     from paydag.resources import open_register
 
-    doc: dict[str, Any] = {"command": "unlock", "company": company, "what": what.value}
+    work = Work(what.value)
+    doc: dict[str, Any] = {"command": "unlock", "company": company, "what": work.value}
     with failures(doc, as_json, unreadable=(ValueError,)):
         register = open_register(settings_for(company))
     try:
-        shown = register.claims.claim(what, company)
+        shown = register.claims.claim(work, company)
         if shown.holder is None:
             emit(
                 as_json,
@@ -95,7 +107,7 @@ def unlock(
                 as_json, {**doc, "status": "kept", "claim": shown.as_dict()}, ["left as it is"], Exit.INVALID
             )
         who = by or f"{getpass.getuser()} on {socket.gethostname()}"
-        cleared = register.claims.clear(what, company, by=who, reason=reason or None, expected=shown)
+        cleared = register.claims.clear(work, company, by=who, reason=reason or None, expected=shown)
     finally:
         register.close()
     if cleared is None:

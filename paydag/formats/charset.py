@@ -8,6 +8,7 @@ are held to. A bank profile names the set of its domestic payments.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,10 +37,34 @@ class Fitted:
     changed: bool  # a person should be told: the file says something else than the row
 
 
-@lru_cache(maxsize=2**16)  # names and addresses repeat down a batch, and are fitted again when written
+# Text of the set's characters alone, and without a run of spaces or a space at either end, is
+# already what the bank reads.
+_OF_THE_SET = {
+    name: re.compile("[" + re.escape("".join(sorted(chars))) + "]*").fullmatch
+    for name, chars in CHARSETS.items()
+}
+
+
+def as_is(value: str, charset: str) -> bool:
+    """True when `fit` gives `value` back unchanged: every character in the set, single spaces."""
+    return (
+        _OF_THE_SET[charset](value) is not None
+        and "  " not in value
+        and not value.startswith(" ")
+        and not value.endswith(" ")
+    )
+
+
 def fit(value: str, charset: str) -> Fitted:
     """`value` in the characters of `charset`: letters transliterated (Ł→L, ö→o in SEPA, ß→ss),
     signs replaced (& → +) or made spaces; Untransliterable for a letter that has no form there."""
+    if as_is(value, charset):  # most text: no need to look at it letter by letter, nor to cache it
+        return Fitted(value, False)
+    return _transliterated(value, charset)
+
+
+@lru_cache(maxsize=2**16)  # names and addresses repeat down a batch, and are fitted again when written
+def _transliterated(value: str, charset: str) -> Fitted:
     allowed = CHARSETS[charset]
     out: list[str] = []
     for char in value:

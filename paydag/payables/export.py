@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from paydag.payables.batch import PayablesUnreadable
@@ -36,11 +37,49 @@ OPTIONAL_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class PayablesTable:
+    """A payables export, column by column: each column's values in row order (the text as written;
+    "" where a row lacks the column) and the line of the file each row starts on."""
+
+    lines: list[int]
+    columns: dict[str, list[str]]
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def column(self, name: str) -> list[str]:
+        return self.columns.get(name) or [""] * len(self.lines)
+
+    def rows(self) -> Iterator[tuple[int, dict[str, str]]]:
+        names = list(self.columns)
+        for line, values in zip(self.lines, zip(*self.columns.values(), strict=True), strict=True):
+            yield line, dict(zip(names, values, strict=True))
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[int, Mapping[str, str | None]]]) -> PayablesTable:
+        """Rows given one by one (a caller's own rows, JSON Lines), a missing value as ""."""
+        lines: list[int] = []
+        records: list[Mapping[str, str | None]] = []
+        for line, values in rows:
+            lines.append(line)
+            records.append(values)
+        names = dict.fromkeys(name for values in records for name in values)
+        columns = {name: [values.get(name) or "" for values in records] for name in names}
+        return cls(lines, columns)
+
+
 def read_payables(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (row number, raw values) from a CSV (`,` `;` or tab) or JSON Lines file.
 
     Row numbers are the file's line numbers, so that a user can find the row in the export.
     """
+    yield from read_payables_table(path).rows()
+
+
+def read_payables_table(path: Path) -> PayablesTable:
+    """The export at `path` as a `PayablesTable`; `PayablesUnreadable` naming the file and line when
+    it cannot be read, is empty, or lacks a required column."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -52,9 +91,8 @@ def read_payables(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     if not text.strip():
         raise PayablesUnreadable(f"{path}: the file is empty")
     if path.suffix.lower() in {".jsonl", ".ndjson", ".json"} or text.lstrip().startswith("{"):
-        yield from _read_json_lines(path, text)
-    else:
-        yield from _read_csv(path, text)
+        return PayablesTable.from_rows(_read_json_lines(path, text))
+    return _read_csv(path, text)
 
 
 def _check_columns(path: Path, columns: Iterable[str], where: str) -> None:
@@ -63,23 +101,30 @@ def _check_columns(path: Path, columns: Iterable[str], where: str) -> None:
         raise PayablesUnreadable(f"{path}: {where} lacks the column(s) {', '.join(missing)}")
 
 
-def _read_csv(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:
+def _read_csv(path: Path, text: str) -> PayablesTable:
     header_line = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=header_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    lines: list[int] = []
+    records: list[list[str]] = []
     try:
         header = [h.strip().lower() for h in next(reader)]
         _check_columns(path, header, "the header")
+        width = len(header)
         for values in reader:
-            if not any(v.strip() for v in values):
+            # A row whose first value is given is not blank; only the others need the full look.
+            if not (values and values[0].strip()) and not any(v.strip() for v in values):
                 continue
-            if len(values) != len(header):
+            if len(values) != width:
                 raise PayablesUnreadable(
-                    f"{path}: line {reader.line_num} has {len(values)} fields, the header {len(header)}"
+                    f"{path}: line {reader.line_num} has {len(values)} fields, the header {width}"
                 )
-            yield reader.line_num, dict(zip(header, values, strict=True))
+            lines.append(reader.line_num)
+            records.append(values)
     except csv.Error as exc:
         raise PayablesUnreadable(f"{path}: line {reader.line_num}: {exc}") from None
+    columns = [list(column) for column in zip(*records, strict=True)] if records else [[] for _ in header]
+    return PayablesTable(lines, dict(zip(header, columns, strict=True)))
 
 
 def _read_json_lines(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:

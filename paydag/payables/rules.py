@@ -4,7 +4,8 @@ reason: identifiers, amounts, currencies, names, dates, references, duplicates."
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,8 +15,9 @@ from stdnum import iso11649
 
 from paydag import bankdays, identifiers, money
 from paydag.formats.bank_profiles import BankProfile
-from paydag.formats.charset import Untransliterable, fit
+from paydag.formats.charset import Untransliterable, as_is, fit
 from paydag.payables.batch import AccountType, Payment, PaymentType, RowIssue, ValidationReport
+from paydag.payables.export import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, PayablesTable
 
 CREDITOR_NAME_MAX = 70  # Max70Text in pain.001
 
@@ -38,38 +40,6 @@ STRUCTURED_ADDRESS = {  # pain.001's limits: StrtNm, BldgNb, PstCd, TwnNm
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class _RowChecker:
-    """Collects every failure of one row instead of stopping at the first."""
-
-    def __init__(self, row: int, values: dict[str, str]) -> None:
-        self.row = row
-        self.values = values
-        self.payment_id = values.get("payment_id", "").strip()
-        self.errors: list[RowIssue] = []
-        self.warnings: list[RowIssue] = []
-
-    def get(self, name: str) -> str:
-        return (self.values.get(name) or "").strip()
-
-    def fail(self, name: str, reason: str) -> None:
-        self.errors.append(RowIssue(self.row, self.payment_id, name, reason))
-
-    def warn(self, name: str, reason: str) -> None:
-        self.warnings.append(RowIssue(self.row, self.payment_id, name, reason))
-
-    def text(self, name: str, *, required: bool, max_len: int) -> str | None:
-        value = self.get(name)
-        if not value:
-            if required:
-                self.fail(name, "is required")
-            return None
-        if _CONTROL.search(value):
-            self.fail(name, "contains control characters")
-        elif len(value) > max_len:
-            self.fail(name, f"is {len(value)} characters long; at most {max_len}")
-        return value
-
-
 class _Issues:
     """The failures and warnings one check gave, to be replayed onto every row with its input."""
 
@@ -83,173 +53,302 @@ class _Issues:
         self.items.append((False, name, reason))
 
 
-class _Memo:
-    """Checks whose outcome depends only on their inputs (an account, a name, a date) run once per
-    distinct input in a batch: suppliers repeat, and a bank account is as valid on row 90 000 as on
-    row 9. The value and every failure and warning are replayed onto each row that gives that input."""
+# Where each check stood in the row-by-row order the rules were first written in: a row's issues are
+# reported in this order, whatever order the columns are checked in.
+(_PAYMENT_ID, _COMPANY, _TEXTS, _CURRENCY, _AMOUNT, _DATE, _ACCOUNT_TYPE, _COUNTRY, _ACCOUNT, _OCR,
+ _OCR_AND_MESSAGE, _NO_REFERENCE, _TOWN, _CHARSET, _DUPLICATE) = (i * 10 for i in range(15))  # fmt: skip
+_TEXT_FIELDS = {"creditor_name": CREDITOR_NAME_MAX, "message": MESSAGE_MAX, "creditor_address": ADDRESS_MAX,
+                **STRUCTURED_ADDRESS}  # fmt: skip
 
-    def __init__(self) -> None:
-        self._outcomes: dict[tuple[object, ...], tuple[object, tuple[tuple[bool, str, str], ...]]] = {}
 
-    def __call__(self, c: _RowChecker, check: Callable[..., Any], *inputs: object) -> Any:
-        key = (check, *inputs)
-        outcome = self._outcomes.get(key)
-        if outcome is None:
-            issues = _Issues()
-            outcome = self._outcomes[key] = (check(issues, *inputs), tuple(issues.items))
-        value, items = outcome
-        for failed, name, reason in items:
-            (c.fail if failed else c.warn)(name, reason)
-        return value
+class _Findings:
+    """Every failure and warning of a batch, each with its row's index and its check's place."""
+
+    def __init__(self, table: PayablesTable, payment_ids: list[str]) -> None:
+        self.lines = table.lines
+        self._payment_ids = payment_ids
+        self._items: list[tuple[int, int, bool, str, str]] = []
+        self.failed: set[int] = set()
+
+    def add(self, index: int, rank: int, failed: bool, name: str, reason: str) -> None:
+        self._items.append((index, rank, failed, name, reason))
+        if failed:
+            self.failed.add(index)
+
+    def each_distinct(self, rank: int, check: Callable[..., Any], *columns: Sequence[Any]) -> list[Any]:
+        """`check(issues, *inputs)` run once per distinct input across the columns: suppliers repeat,
+        and an account is as valid on row 90 000 as on row 9. Its value for every row, its issues
+        replayed onto every row that gives that input."""
+        outcomes: dict[tuple[Any, ...], tuple[Any, tuple[tuple[bool, str, str], ...]]] = {}
+        values = []
+        for index, key in enumerate(zip(*columns, strict=True)):
+            outcome = outcomes.get(key)
+            if outcome is None:
+                issues = _Issues()
+                outcome = outcomes[key] = (check(issues, *key), tuple(issues.items))
+            values.append(outcome[0])
+            for failed, name, reason in outcome[1]:
+                self.add(index, rank, failed, name, reason)
+        return values
+
+    def issues(self) -> tuple[list[RowIssue], list[RowIssue]]:
+        """Errors and warnings, a row's in the order of its checks."""
+        self._items.sort(key=lambda item: (item[0], item[1]))  # stable: a check's own order stays
+        errors, warnings = [], []
+        for index, _, failed, name, reason in self._items:
+            issue = RowIssue(self.lines[index], self._payment_ids[index], name, reason)
+            (errors if failed else warnings).append(issue)
+        return errors, warnings
 
 
 def validate_payables(
-    rows: Iterable[tuple[int, dict[str, str]]],
+    rows: Iterable[tuple[int, Mapping[str, str | None]]],
     *,
     company: str,
     profile: BankProfile,
     today: date,
     source: str,
 ) -> tuple[list[Payment], ValidationReport]:
+    """Check every row given as (row number, values); see `validate_table`."""
+    return validate_table(
+        PayablesTable.from_rows(rows), company=company, profile=profile, today=today, source=source
+    )
+
+
+def validate_table(
+    table: PayablesTable, *, company: str, profile: BankProfile, today: date, source: str
+) -> tuple[list[Payment], ValidationReport]:
     """Check every row; return the valid payments and the report of every failure.
 
-    Duplicated payment_ids make every row that carries them invalid: which of them is meant cannot be
-    known, and paying the same id twice is the failure this system exists to prevent.
+    The rules run column by column, each on every distinct input once, and each row's failures are
+    reported as if the row had been checked alone. Duplicated payment_ids make every row that carries
+    them invalid: which of them is meant cannot be known, and paying the same id twice is the failure
+    this system exists to prevent.
     """
-    report = ValidationReport(source=source)
-    candidates: list[Payment] = []
-    rows_by_id: dict[str, list[int]] = {}
-    memo = _Memo()
-    for row, values in rows:
-        report.rows_read += 1
-        checker = _RowChecker(row, values)
-        payment = _validate_row(checker, memo, company=company, profile=profile, today=today)
-        report.errors.extend(checker.errors)
-        report.warnings.extend(checker.warnings)
-        if checker.payment_id:
-            rows_by_id.setdefault(checker.payment_id, []).append(row)
-        if payment is not None:
-            candidates.append(payment)
-
-    duplicated = {pid: lines for pid, lines in rows_by_id.items() if len(lines) > 1}
-    for pid, lines in duplicated.items():
-        for line in lines:
-            others = ", ".join(str(n) for n in lines if n != line)
-            report.errors.append(
-                RowIssue(line, pid, "payment_id", f"duplicate in this batch (also on row {others})")
+    report = ValidationReport(source=source, rows_read=len(table))
+    column = {name: _stripped(table.column(name)) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)}
+    found = _Findings(table, column["payment_id"])
+    _check_payment_ids(found, column["payment_id"])
+    for index, row_company in enumerate(column["company"]):
+        if row_company != company:
+            found.add(
+                index,
+                _COMPANY,
+                True,
+                "company",
+                f"row is for company {row_company!r}, the batch for {company!r}",
             )
+    texts = {name: _texts(found, name, column[name], required=name == "creditor_name", max_len=max_len)
+             for name, max_len in _TEXT_FIELDS.items()}  # fmt: skip
+    currency = found.each_distinct(_CURRENCY, _currency, column["currency"])
+    amount = _amounts(found, column["amount"], currency)
+    execution_date = found.each_distinct(
+        _DATE, _execution_date, column["execution_date"], [today] * len(table)
+    )
+    account_type = found.each_distinct(_ACCOUNT_TYPE, _account_type, column["account_type"])
+    country = found.each_distinct(_COUNTRY, _country, [c.upper() or None for c in column["creditor_country"]])
+    accounts = found.each_distinct(
+        _ACCOUNT, _account, account_type, column["account"], column["bic"], currency, country
+    )
+    payment_type = [a[4] for a in accounts]
+    ocr = _references(found, column["ocr"], profile.ocr_length_digit, payment_type)
+    _check_reference_or_message(found, ocr, texts["message"], column["ocr"])
+    _check_structured_address(found, texts["creditor_town"], payment_type)
+    texts = _in_charsets(found, texts, payment_type, profile.domestic_charset)
+
+    payments = [
+        Payment(
+            row=table.lines[i], payment_id=column["payment_id"][i], company=company,
+            creditor_name=texts["creditor_name"][i], account_type=account_type[i], account=account,
+            clearing=clearing, bic=bic, amount=amount[i], currency=currency[i],
+            execution_date=execution_date[i], ocr=ocr[i], message=texts["message"][i],
+            creditor_country=row_country, creditor_address=texts["creditor_address"][i],
+            payment_type=ptype, creditor_street=texts["creditor_street"][i],
+            creditor_building=texts["creditor_building"][i], creditor_postcode=texts["creditor_postcode"][i],
+            creditor_town=texts["creditor_town"][i],
+        )
+        for i, (account, clearing, bic, row_country, ptype) in enumerate(accounts)
+        if i not in found.failed
+    ]  # fmt: skip
+    report.errors, report.warnings = found.issues()
     if report.rows_read == 0:
         report.errors.append(RowIssue(0, "", "batch", "the file holds no payments"))
-    total = sum((p.amount for p in candidates), Decimal(0))
+    total = sum((p.amount for p in payments), Decimal(0))
     if len(str(int(total))) + 2 > money.AMOUNT_DIGITS:  # the group's CtrlSum, written with two decimals
         report.errors.append(RowIssue(0, "", "batch", f"the control sum {total:f} has more than "
                                       f"{money.AMOUNT_DIGITS} digits: split the batch"))  # fmt: skip
     report.errors.sort(key=lambda e: (e.row, e.field))
-    invalid_rows = set(report.invalid_rows)
-    return [p for p in candidates if p.row not in invalid_rows], report
+    return payments, report
 
 
-def _validate_row(
-    c: _RowChecker, memo: _Memo, *, company: str, profile: BankProfile, today: date
-) -> Payment | None:
-    if not c.payment_id:
-        c.fail("payment_id", "is required")
-    elif _CONTROL.search(c.payment_id) or len(c.payment_id) > PAYMENT_ID_MAX:
-        c.fail("payment_id", f"must be printable text of at most {PAYMENT_ID_MAX} characters")
+_SPACE_AT_AN_END = re.compile(r"\s\x00|\x00\s|^\s|\s$")
 
-    row_company = c.get("company")
-    if row_company != company:
-        c.fail("company", f"row is for company {row_company!r}, the batch for {company!r}")
 
-    creditor_name = c.text("creditor_name", required=True, max_len=CREDITOR_NAME_MAX)
-    message = c.text("message", required=False, max_len=MESSAGE_MAX)
-    address = c.text("creditor_address", required=False, max_len=ADDRESS_MAX)
-    structured = {f: c.text(f, required=False, max_len=n) for f, n in STRUCTURED_ADDRESS.items()}
+def _stripped(values: list[str]) -> list[str]:
+    """The values without spaces at either end; a column that has none is not copied value by value."""
+    return [v.strip() for v in values] if _SPACE_AT_AN_END.search("\x00".join(values)) else values
 
-    currency = c.get("currency").upper()
-    if not money.is_currency(currency):
-        c.fail("currency", f"{c.get('currency')!r} is not an ISO 4217 currency code")
-        currency = ""
 
-    amount: Decimal | None = None
-    try:
-        amount = money.parse_amount(c.get("amount"))
-        if currency:
-            money.check_payable_amount(amount, currency)
-        elif amount <= 0:
-            raise money.InvalidAmount("amount must be greater than zero")
-    except money.InvalidAmount as exc:
-        c.fail("amount", str(exc))
-        amount = None
-
-    execution_date = memo(c, _execution_date, c.get("execution_date"), today)
-
-    try:
-        account_type = AccountType(c.get("account_type").upper())
-    except ValueError:
-        c.fail("account_type", f"{c.get('account_type')!r} is not one of BG, PG, BBAN, IBAN")
-        account_type = None
-
-    country = memo(c, _country, c.get("creditor_country").upper() or None)
-
-    account = clearing = bic = None
-    payment_type = None
-    if account_type is not None:
-        account, clearing, bic, country, payment_type = memo(
-            c, _account, account_type, c.get("account"), c.get("bic"), currency, country
-        )
-
-    ocr = memo(c, _reference, c.get("ocr"), profile.ocr_length_digit, payment_type)
-    if ocr and message:
-        c.fail("ocr", "give an OCR reference or a message, not both")
-    if not ocr and not message and not c.get("ocr"):
-        c.fail(
-            "message", "an OCR reference or a message is required, so that the creditor can match the payment"
-        )
-
-    if payment_type in (PaymentType.SEPA, PaymentType.CROSS_BORDER) and not structured["creditor_town"]:
-        # Since November 2026 banks and CBPR+ refuse an unstructured-only address outside Sweden.
-        c.fail("creditor_town", f"a {payment_type.value} payment needs the creditor's structured address: "
-               "at least creditor_town (and the country, from the IBAN or creditor_country)")  # fmt: skip
-
-    if payment_type is not None:
-        charset = profile.domestic_charset if payment_type is PaymentType.DOMESTIC else "sepa"
-        creditor_name, message, address = (
-            memo(c, _in_charset, field, value, charset)
-            for field, value in (
-                ("creditor_name", creditor_name),
-                ("message", message),
-                ("creditor_address", address),
+def _check_payment_ids(found: _Findings, payment_ids: list[str]) -> None:
+    bad = f"must be printable text of at most {PAYMENT_ID_MAX} characters"
+    for index in _suspect_texts(payment_ids, PAYMENT_ID_MAX, required=True):
+        pid = payment_ids[index]
+        if not pid:
+            found.add(index, _PAYMENT_ID, True, "payment_id", "is required")
+        elif _CONTROL.search(pid) or len(pid) > PAYMENT_ID_MAX:
+            found.add(index, _PAYMENT_ID, True, "payment_id", bad)
+    counts = Counter(payment_ids)
+    rows_by_id: dict[str, list[int]] = {}
+    for index, pid in enumerate(payment_ids):
+        if pid and counts[pid] > 1:
+            rows_by_id.setdefault(pid, []).append(index)
+    for indices in rows_by_id.values():
+        for index in indices:
+            others = ", ".join(str(found.lines[i]) for i in indices if i != index)
+            found.add(
+                index, _DUPLICATE, True, "payment_id", f"duplicate in this batch (also on row {others})"
             )
-        )
-        structured = {f: memo(c, _in_charset, f, v, charset) for f, v in structured.items()}
 
-    if c.errors:
+
+def _suspect_texts(values: list[str], max_len: int, *, required: bool) -> Iterable[int]:
+    """The rows whose text may break a text rule (absent, control characters, too long): a column
+    that passes all three at once, as most do, is not looked at row by row."""
+    fits = (not required or all(values)) and max(map(len, values), default=0) <= max_len
+    return () if fits and not _CONTROL.search("".join(values)) else range(len(values))
+
+
+def _texts(
+    found: _Findings, name: str, values: list[str], *, required: bool, max_len: int
+) -> list[str | None]:
+    for index in _suspect_texts(values, max_len, required=required):
+        value = values[index]
+        if not value:
+            if required:
+                found.add(index, _TEXTS, True, name, "is required")
+        elif _CONTROL.search(value):
+            found.add(index, _TEXTS, True, name, "contains control characters")
+        elif len(value) > max_len:
+            found.add(index, _TEXTS, True, name, f"is {len(value)} characters long; at most {max_len}")
+    return [v or None for v in values]
+
+
+def _currency(c: _Issues, text: str) -> str:
+    currency = text.upper()
+    if not money.is_currency(currency):
+        c.fail("currency", f"{text!r} is not an ISO 4217 currency code")
+        return ""
+    return currency
+
+
+# Certainly a valid amount in a currency with two or three decimals: digits, at most two decimals,
+# at most 16 before the dot, not zero. Anything else takes the full rules, which say why.
+_PLAIN_AMOUNT = re.compile(r"(?=[0-9.]*[1-9])[0-9]{1,16}(?:\.[0-9]{1,2})?")
+
+
+def _amounts(found: _Findings, texts: list[str], currencies: list[str]) -> list[Decimal | None]:
+    two_decimals = {c: bool(c) and money.minor_units(c) >= 2 for c in set(currencies)}
+    amounts: list[Decimal | None] = []
+    plain = _PLAIN_AMOUNT.fullmatch
+    for index, (text, currency) in enumerate(zip(texts, currencies, strict=True)):
+        if two_decimals[currency] and plain(text):
+            amounts.append(Decimal(text))
+            continue
+        try:
+            amount = money.parse_amount(text)
+            if currency:
+                money.check_payable_amount(amount, currency)
+            elif amount <= 0:
+                raise money.InvalidAmount("amount must be greater than zero")
+        except money.InvalidAmount as exc:
+            found.add(index, _AMOUNT, True, "amount", str(exc))
+            amount = None
+        amounts.append(amount)
+    return amounts
+
+
+def _account_type(c: _Issues, text: str) -> AccountType | None:
+    try:
+        return AccountType(text.upper())
+    except ValueError:
+        c.fail("account_type", f"{text!r} is not one of BG, PG, BBAN, IBAN")
         return None
-    assert account_type and account and amount is not None and execution_date and creditor_name
-    assert payment_type and country
-    return Payment(
-        row=c.row,
-        payment_id=c.payment_id,
-        company=company,
-        creditor_name=creditor_name,
-        account_type=account_type,
-        account=account,
-        clearing=clearing,
-        bic=bic,
-        amount=amount,
-        currency=currency,
-        execution_date=execution_date,
-        ocr=ocr,
-        message=message,
-        creditor_country=country,
-        creditor_address=address,
-        payment_type=payment_type,
-        creditor_street=structured["creditor_street"],
-        creditor_building=structured["creditor_building"],
-        creditor_postcode=structured["creditor_postcode"],
-        creditor_town=structured["creditor_town"],
-    )
+
+
+def _references(
+    found: _Findings, raws: list[str], length_digit: bool, payment_types: list[PaymentType | None]
+) -> list[str | None]:
+    """The OCR or RF reference of every row; the common case (a plain, valid OCR reference to a
+    Swedish payee) is checked for the whole column at once."""
+    passes = identifiers.ocr_passes(raws, length_digit=length_digit)
+    domestic = (PaymentType.DOMESTIC, None)
+    references: list[str | None] = []
+    for index, (raw, ok, ptype) in enumerate(zip(raws, passes, payment_types, strict=True)):
+        if ok and ptype in domestic:
+            references.append(raw)
+            continue
+        issues = _Issues()
+        references.append(_reference(issues, raw, length_digit, ptype))
+        for failed, name, reason in issues.items:
+            found.add(index, _OCR, failed, name, reason)
+    return references
+
+
+def _check_reference_or_message(
+    found: _Findings,
+    ocr: list[str | None],
+    message: list[str | None],
+    raw_ocr: list[str],
+) -> None:
+    for index, (reference, text, raw) in enumerate(zip(ocr, message, raw_ocr, strict=True)):
+        if reference and text:
+            found.add(index, _OCR_AND_MESSAGE, True, "ocr", "give an OCR reference or a message, not both")
+        elif not reference and not text and not raw:
+            found.add(index, _NO_REFERENCE, True, "message",
+                      "an OCR reference or a message is required, so that the creditor can match the payment")  # fmt: skip
+
+
+def _in_charsets(
+    found: _Findings,
+    texts: dict[str, list[str | None]],
+    payment_types: list[PaymentType | None],
+    domestic_charset: str,
+) -> dict[str, list[str | None]]:
+    """Every text as the bank will read it (`_in_charset`); a text already in the bank's set, as most
+    are, is taken as it is."""
+    charsets = [
+        None if t is None else domestic_charset if t is PaymentType.DOMESTIC else "sepa"
+        for t in payment_types
+    ]
+    fitted = {}
+    for rank, (field, values) in enumerate(texts.items(), start=_CHARSET):
+        outcomes: dict[tuple[str, str], tuple[str | None, list[tuple[bool, str, str]]]] = {}
+        out = list(values)
+        for index in (i for i, value in enumerate(values) if value and charsets[i]):
+            value, charset = values[index], charsets[index]
+            if field != "creditor_address" and as_is(value, charset) and value.strip(" .,-'/"):
+                continue
+            outcome = outcomes.get((value, charset))
+            if outcome is None:
+                issues = _Issues()
+                outcome = outcomes[value, charset] = (
+                    _in_charset(issues, field, value, charset),
+                    issues.items,
+                )
+            out[index] = outcome[0]
+            for failed, name, reason in outcome[1]:
+                found.add(index, rank, failed, name, reason)
+        fitted[field] = out
+    return fitted
+
+
+def _check_structured_address(
+    found: _Findings, towns: list[str | None], payment_types: list[PaymentType | None]
+) -> None:
+    for index, (ptype, town) in enumerate(zip(payment_types, towns, strict=True)):
+        if ptype in (PaymentType.SEPA, PaymentType.CROSS_BORDER) and not town:
+            # Since November 2026 banks and CBPR+ refuse an unstructured-only address outside Sweden.
+            found.add(index, _TOWN, True, "creditor_town", f"a {ptype.value} payment needs the creditor's structured address: "
+                      "at least creditor_town (and the country, from the IBAN or creditor_country)")  # fmt: skip
 
 
 def _country(c: _Issues, country: str | None) -> str | None:
@@ -279,9 +378,11 @@ def _execution_date(c: _Issues, text: str, today: date) -> date | None:
 
 
 def _account(
-    c: _Issues, account_type: AccountType, raw: str, raw_bic: str, currency: str, country: str | None
+    c: _Issues, account_type: AccountType | None, raw: str, raw_bic: str, currency: str, country: str | None
 ) -> tuple[str | None, str | None, str | None, str | None, PaymentType | None]:
     """Check the account and BIC; decide the payment type. Returns account, clearing, bic, country, type."""
+    if account_type is None:  # the type is wrong already: nothing to check the account against
+        return None, None, None, country, None
     bic = None
     if raw_bic:
         try:

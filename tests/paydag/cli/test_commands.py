@@ -312,3 +312,17 @@ def test_a_transliterated_name_reaches_the_file_with_a_warning(tmp_path: Path) -
         "warning: row 2 payment PL-1: creditor_name: 'Łódź Trading' is written as 'Lodz Trading'"
         in shown.stdout
     )
+
+
+def test_the_unlock_choices_are_the_registers_claims() -> None:
+    from paydag.cli.register import WorkChoice
+    from paydag.register.claims import Work
+
+    assert [w.value for w in Work] == [w.value for w in WorkChoice]
+
+
+def test_the_command_line_starts_without_the_register() -> None:
+    # The file commands run anywhere, fast: loading the command line loads no database driver.
+    code = "import sys, paydag.cli; print(sorted(m for m in ('sqlalchemy', 'prefect') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
