@@ -7,10 +7,10 @@ the invalid rows are listed and left out.
 
 from __future__ import annotations
 
-import gc
 from datetime import date
 from pathlib import Path
 
+from paydag.bulk import collector_paused
 from paydag.formats.bank_profiles import BankProfile
 from paydag.payables.batch import (
     AccountType,
@@ -56,17 +56,10 @@ def load_batch(
 
     Raises `PayablesUnreadable` when the file cannot be read at all.
     """
-    # Reading and checking 100 000 rows makes millions of objects that live on and hold no cycles: the
-    # cyclic collector would walk them again and again for nothing, a third of the time.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         payments, report = validate_table(
             read_payables_table(path), company=company, profile=profile, today=today, source=path.name
         )
-    finally:
-        if collecting:
-            gc.enable()
     if not payments or (report.errors and not allow_partial):
         return None, report
     return PaymentBatch(company=company, source=path.name, payments=tuple(payments)), report

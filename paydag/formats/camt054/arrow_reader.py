@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from paydag.bulk import collector_paused
 from paydag.formats.camt054.lxml_reader import VERSION, Camt054Header, Camt054Transaction, money_of
 from paydag.formats.columnar import CannotServe, as_utf8, compile_mapping, parse, root_element, text_field
 from paydag.formats.xml import FormatError
@@ -95,7 +96,7 @@ def read_arrow(data: bytes, name: str) -> tuple[Camt054Header, list[Camt054Trans
         raise CannotServe("the file does not end with the Document's end tag")
     version = _version(data[:root_end], prefix)
     header_mapping, accounts_mapping, entries_mapping, transactions_mapping = _parsers()
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with collector_paused(), ThreadPoolExecutor(max_workers=2) as pool:
         # The transactions' mapping is the longest: it parses on one core while the other parses the
         # rest, and this thread works through the entries meanwhile (xml2arrow releases the GIL).
         later = pool.submit(parse, transactions_mapping, data)
@@ -109,7 +110,7 @@ def read_arrow(data: bytes, name: str) -> tuple[Camt054Header, list[Camt054Trans
             raise CannotServe("no group header where a camt.054 has it")
         rows = _Rows(name, accounts["notifications"], entries["entries"])
         [transactions] = _results([later], name)
-    return Camt054Header(version=version, msg_id=msg_id, created=created), rows.of(transactions)
+        return Camt054Header(version=version, msg_id=msg_id, created=created), rows.of(transactions)
 
 
 def _results(futures: list[Any], name: str) -> list[dict[str, pa.RecordBatch]]:
