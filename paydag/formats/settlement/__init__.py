@@ -18,6 +18,7 @@ import io
 from pathlib import Path
 from typing import IO
 
+from paydag.bulk import collector_paused
 from paydag.formats.columnar import CannotServe
 from paydag.formats.settlement.arrow_reader import read_arrow
 from paydag.formats.settlement.layout import (
@@ -53,20 +54,22 @@ def parse_settlement(source: bytes | IO[bytes], name: str = "settlement.xml") ->
         head = source.read(4096)
         source.seek(0)
         _refuse_other_inputs(head, name, whole=len(head) == path.stat().st_size)
-        try:
-            parts, notes = read_arrow(path, name)
-        except CannotServe as why:
-            return assemble(read_lxml(source, name), reader="lxml", notes=(f"read by lxml: {why}",))
-        return assemble(parts, reader="arrow", notes=notes)
+        with collector_paused():  # a fifth of the time, on a million rows
+            try:
+                parts, notes = read_arrow(path, name)
+            except CannotServe as why:
+                return assemble(read_lxml(source, name), reader="lxml", notes=(f"read by lxml: {why}",))
+            return assemble(parts, reader="arrow", notes=notes)
     data = source if isinstance(source, bytes) else source.read()
     del source  # read from a file object, the bytes are ours alone: freed as soon as the rows are read
     _refuse_other_inputs(data, name, whole=True)
-    try:
-        parts, notes = read_arrow(data, name)
-    except CannotServe as why:
-        return assemble(read_lxml(io.BytesIO(data), name), reader="lxml", notes=(f"read by lxml: {why}",))
-    del data
-    return assemble(parts, reader="arrow", notes=notes)
+    with collector_paused():
+        try:
+            parts, notes = read_arrow(data, name)
+        except CannotServe as why:
+            return assemble(read_lxml(io.BytesIO(data), name), reader="lxml", notes=(f"read by lxml: {why}",))
+        del data
+        return assemble(parts, reader="arrow", notes=notes)
 
 
 def _path_of(source: bytes | IO[bytes]) -> Path | None:

@@ -104,6 +104,11 @@ def assemble(parts: ReportParts, *, reader: str, notes: tuple[str, ...] = ()) ->
     )
 
 
+# pandas keeps its Arrow-backed strings as large_string: cast once here rather than have pandas
+# copy every text column's offsets again while the first ones are still held.
+_TEXT = pa.large_string()
+
+
 def _typed(parts: ReportParts) -> pd.DataFrame:
     """Every column of the layout (empty where the file has none of it), then the file's own extra
     attributes; money as Int64 minor units, times as datetime64, the rest as strings."""
@@ -111,12 +116,12 @@ def _typed(parts: ReportParts) -> pd.DataFrame:
     rows = table.num_rows
     columns: dict[str, pa.ChunkedArray | pa.Array] = {}
     for attribute in table.column_names:
-        columns[layout.column(attribute)] = table[attribute].cast(pa.string())
-    ordered = {c: columns.pop(c, pa.nulls(rows, pa.string())) for c in layout.column_order}
+        columns[layout.column(attribute)] = table[attribute].cast(_TEXT)
+    ordered = {c: columns.pop(c, pa.nulls(rows, _TEXT)) for c in layout.column_order}
     ordered.update(columns)
     # v1 rows have no currency of their own: it is their CURRENCY parent's.
     ordered["currency"] = pc.coalesce(ordered["currency"], pc.if_else(
-        pc.equal(parts.body_currency, ""), None, parts.body_currency
+        pc.equal(parts.body_currency, ""), None, parts.body_currency.cast(_TEXT)
     ))  # fmt: skip
     for text, minor in (("amount_text", "amount_minor"), ("vat_text", "vat_minor")):
         values = ordered[text]
@@ -133,7 +138,7 @@ def _typed(parts: ReportParts) -> pd.DataFrame:
     return frame
 
 
-_PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow"), pa.int64(): pd.Int64Dtype()}
+_PANDAS_TYPES = {_TEXT: pd.StringDtype("pyarrow"), pa.int64(): pd.Int64Dtype()}
 
 
 def _join_summary(
