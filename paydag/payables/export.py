@@ -92,7 +92,8 @@ def read_payables_table(path: Path) -> PayablesTable:
         raise PayablesUnreadable(f"{path}: the file is empty")
     if path.suffix.lower() in {".jsonl", ".ndjson", ".json"} or text.lstrip().startswith("{"):
         return PayablesTable.from_rows(_read_json_lines(path, text))
-    return _read_csv(path, text)
+    del text  # the reader decodes as it goes: the text whole, and a StringIO's four bytes a character, would double the memory
+    return _read_csv(path, data)
 
 
 def _check_columns(path: Path, columns: Iterable[str], where: str) -> None:
@@ -101,10 +102,12 @@ def _check_columns(path: Path, columns: Iterable[str], where: str) -> None:
         raise PayablesUnreadable(f"{path}: {where} lacks the column(s) {', '.join(missing)}")
 
 
-def _read_csv(path: Path, text: str) -> PayablesTable:
-    header_line = text.split("\n", 1)[0]
+def _read_csv(path: Path, data: bytes) -> PayablesTable:
+    end = data.find(b"\n")
+    header_line = data[: end if end >= 0 else len(data)].decode("utf-8-sig")
     delimiter = max((",", ";", "\t"), key=header_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
     lines: list[int] = []
     records: list[list[str]] = []
     try:
