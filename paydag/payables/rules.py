@@ -126,7 +126,9 @@ def validate_table(
     this system exists to prevent.
     """
     report = ValidationReport(source=source, rows_read=len(table))
-    column = {name: _stripped(table.column(name)) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)}
+    column = {
+        name: [v.strip() for v in table.column(name)] for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+    }
     found = _Findings(table, column["payment_id"])
     _check_payment_ids(found, column["payment_id"])
     for index, row_company in enumerate(column["company"]):
@@ -179,14 +181,6 @@ def validate_table(
                                       f"{money.AMOUNT_DIGITS} digits: split the batch"))  # fmt: skip
     report.errors.sort(key=lambda e: (e.row, e.field))
     return payments, report
-
-
-_SPACE_AT_AN_END = re.compile(r"\s\x00|\x00\s|^\s|\s$")
-
-
-def _stripped(values: list[str]) -> list[str]:
-    """The values without spaces at either end; a column that has none is not copied value by value."""
-    return [v.strip() for v in values] if _SPACE_AT_AN_END.search("\x00".join(values)) else values
 
 
 def _check_payment_ids(found: _Findings, payment_ids: list[str]) -> None:
@@ -321,24 +315,29 @@ def _in_charsets(
     ]
     fitted = {}
     for rank, (field, values) in enumerate(texts.items(), start=_CHARSET):
-        outcomes: dict[tuple[str, str], tuple[str | None, list[tuple[bool, str, str]]]] = {}
+        # None for a text taken as it is, else what fitting gave: once per distinct text and set.
+        outcomes: dict[tuple[str, str], tuple[str | None, list[tuple[bool, str, str]]] | None] = {}
         out = list(values)
         for index in (i for i, value in enumerate(values) if value and charsets[i]):
-            value, charset = values[index], charsets[index]
-            if field != "creditor_address" and as_is(value, charset) and value.strip(" .,-'/"):
-                continue
-            outcome = outcomes.get((value, charset))
+            key = values[index], charsets[index]
+            if key in outcomes:
+                outcome = outcomes[key]
+            else:
+                outcome = outcomes[key] = _fitted(field, *key)
             if outcome is None:
-                issues = _Issues()
-                outcome = outcomes[value, charset] = (
-                    _in_charset(issues, field, value, charset),
-                    issues.items,
-                )
+                continue
             out[index] = outcome[0]
             for failed, name, reason in outcome[1]:
                 found.add(index, rank, failed, name, reason)
         fitted[field] = out
     return fitted
+
+
+def _fitted(field: str, value: str, charset: str) -> tuple[str | None, list[tuple[bool, str, str]]] | None:
+    if field != "creditor_address" and as_is(value, charset) and value.strip(" .,-'/"):
+        return None
+    issues = _Issues()
+    return _in_charset(issues, field, value, charset), issues.items
 
 
 def _check_structured_address(
