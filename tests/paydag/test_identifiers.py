@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from stdnum import luhn
 
 from paydag import identifiers
@@ -136,3 +138,29 @@ def test_organisation_and_personal_numbers() -> None:
 def test_mask_keeps_only_the_last_digits() -> None:
     assert identifiers.mask("8327-9, 912 345 678-3") == "*" * 11 + "6783"
     assert identifiers.mask("123") == "***"
+
+
+_DIGIT_STRINGS = st.text(alphabet="0123456789", min_size=0, max_size=27)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            _DIGIT_STRINGS,
+            _DIGIT_STRINGS.map(lambda d: d + luhn.calc_check_digit(d) if d else d),  # valid Luhn
+            st.text(alphabet="0123456789 -a²", max_size=12),
+        ),
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_the_column_check_of_ocr_references_is_ocr(values: list[str], length_digit: bool) -> None:
+    def accepted_as_written(value: str) -> bool:
+        try:
+            return identifiers.ocr(value, length_digit=length_digit) == value
+        except InvalidIdentifier:
+            return False
+
+    passes = identifiers.ocr_passes(values, length_digit=length_digit)
+    assert passes == [accepted_as_written(v) for v in values]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from paydag.formats.charset import SEPA, SWEDISH, Untransliterable, fit
+from paydag.formats.charset import SEPA, SWEDISH, Untransliterable, as_is, fit
 
 
 @pytest.mark.parametrize(
@@ -35,3 +37,13 @@ def test_unchanged_text_is_not_reported() -> None:
 def test_a_letter_with_no_latin_form_is_refused(value: str) -> None:
     with pytest.raises(Untransliterable, match="has no form in the sepa character set"):
         fit(value, "sepa")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("abcÅÄÖéü &<>'\"-.xyzß\t\n Łł/"), max_size=14),
+    st.sampled_from(["sepa", "swedish"]),
+)
+def test_text_taken_as_it_is_is_exactly_what_fitting_leaves_alone(value: str, charset: str) -> None:
+    fitted = fit(value, charset)
+    assert as_is(value, charset) == (fitted.text == value and not fitted.changed)

@@ -296,3 +296,41 @@ def test_a_check_run_once_for_an_input_still_reports_on_every_row_that_gives_it(
         (5, "PL-0", "creditor_name"), (6, "PL-1", "creditor_name")
     ]  # fmt: skip
     assert [p.creditor_name for p in payments] == ["Lodz Trading", "Lodz Trading"]
+
+
+def test_a_batch_reports_each_row_as_if_it_were_checked_alone() -> None:
+    # The rules run column by column, once per distinct input; what each row is told must not
+    # depend on the other rows: the same issues, in the same order, as for the row alone.
+    bad = [
+        row(payment_id="B1", account="5050-1056", amount="0"),
+        row(payment_id="B2", currency="XXX", ocr="123", execution_date="2026-11-21"),
+        row(
+            payment_id="B3",
+            account_type="IBAN",
+            account="FI2112345600000785",
+            currency="EUR",
+            ocr="",
+            message="Müller & Söhne",
+            creditor_town="",
+        ),
+        row(payment_id="B4", creditor_name=" ", message="Faktura\x07", ocr=""),
+        row(payment_id="B5", account_type="BBAN", account="8327-9, 912 345 678-4", amount="12.345"),
+        row(payment_id="B6", ocr="RF18539007547034", creditor_name="Łódź Tømrer AB"),
+    ]
+    rows = [r | {"payment_id": f"{r['payment_id']}-{k}"} for k in range(3) for r in [*MIXED_ROWS, *bad]]
+    _, report = validate(*rows)
+
+    def by_row(issues) -> dict[int, list[tuple[str, str]]]:
+        found: dict[int, list[tuple[str, str]]] = {}
+        for issue in issues:
+            found.setdefault(issue.row, []).append((issue.field, issue.reason))
+        return found
+
+    errors, warnings = by_row(report.errors), by_row(report.warnings)
+    assert len(errors) == 3 * (len(bad) - 1) and warnings  # B6 is only warned (its name is transliterated)
+    for number, values in enumerate(rows, start=2):
+        _, alone = validate_payables(
+            [(number, values)], company="demo", profile=GENERIC, today=TODAY, source="test.csv"
+        )
+        assert errors.get(number, []) == by_row(alone.errors).get(number, []), values["payment_id"]
+        assert warnings.get(number, []) == by_row(alone.warnings).get(number, []), values["payment_id"]
