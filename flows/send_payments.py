@@ -26,6 +26,7 @@ def send_payment_file(
     send_mode: Literal["Production", "Test", "Certification"] = "Production",
     allow_partial: bool = False,
     file_format: Literal["03", "09"] = "03",
+    move_to_next_bank_day: bool = False,
 ) -> dict[str, object]:
     """Validate, build, archive, register and deliver a supplier payment batch; follow its status.
 
@@ -35,9 +36,11 @@ def send_payment_file(
         send_mode: Pagero sendMode; Test and Certification are never executed by the bank
         allow_partial: send the valid payments and list the invalid ones instead of failing the batch
         file_format: pain.001.001.03 (Swedish default) or .09
+        move_to_next_bank_day: move a payment past its bank's cut-off today, or due on a day banks are
+            closed, to the next possible date (each said as a warning) instead of refusing it
     """
     with one_per_company(Work.SEND, company) as claim:  # two sends of one batch would race its lookup
-        batch = validate_payables(payables, company, allow_partial)
+        batch = validate_payables(payables, company, allow_partial, move_to_next_bank_day)
         built = build_file(batch, company, file_format)
         raw = archive_file(built, company)
         register_built(built, raw, batch)

@@ -56,6 +56,15 @@ class Company(BaseModel):
     bank_customer_id: str | None = Field(
         default=None, description="the bank's agreement or customer id, where the bank profile needs one"
     )
+    duplicate_window_days: int = Field(
+        default=30,
+        ge=0,
+        description="a payment of the same amount to the same account within so many days is a duplicate",
+    )
+    new_payee_accounts: Literal["warn", "hold"] = Field(
+        default="warn",
+        description="a first payment to an account, a payee paid to a new account, an account under several names",
+    )
 
     @field_validator("org_number")
     @classmethod

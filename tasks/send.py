@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import tempfile
 from contextlib import closing
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -29,11 +31,14 @@ def _artifact_key(kind: str, company: str) -> str:
 
 
 @task(name="validate-payables", cache_policy=NO_CACHE)
-def validate_payables(payables: str, company: str, allow_partial: bool) -> PaymentBatch:
-    """Read and validate the payables; publish the bad rows and fail when the batch may not be sent."""
+def validate_payables(
+    payables: str, company: str, allow_partial: bool, move_to_next_bank_day: bool = False
+) -> PaymentBatch:
+    """Read and validate the payables as of now (cut-offs included); publish the bad rows and fail
+    when the batch may not be sent."""
     s = resources.settings()
     company_cfg = s.company(company)
-    today = s.today()
+    now = datetime.now(ZoneInfo(s.timezone))
     s.home.mkdir(parents=True, exist_ok=True)
     try:
         with tempfile.TemporaryDirectory(dir=s.home) as workdir, closing(resources.register()) as register:
@@ -42,8 +47,11 @@ def validate_payables(payables: str, company: str, allow_partial: bool) -> Payme
                 company_id=company,
                 profile=bank_profile(company_cfg.bank_profile),
                 register=register,
-                today=today,
+                today=now.date(),
+                now=now,
                 allow_partial=allow_partial,
+                move_to_next_bank_day=move_to_next_bank_day,
+                controls=send.Controls(company_cfg.duplicate_window_days, company_cfg.new_payee_accounts),
             )
     except send.BatchInvalid as exc:
         _publish_bad_rows(exc.report.errors, company)

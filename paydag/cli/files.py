@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
@@ -42,6 +42,19 @@ def build_pain001(
     today: Annotated[
         str | None, typer.Option("--today", help="Check execution dates as of this day (YYYY-MM-DD).")
     ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now", help="Check as of this moment, cut-offs too (YYYY-MM-DDTHH:MM, Europe/Stockholm)."
+        ),
+    ] = None,
+    move_to_next_bank_day: Annotated[
+        bool,
+        typer.Option(
+            "--move-to-next-bank-day",
+            help="Move a payment past its cut-off, or due on a closed day, to the next possible date.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Validate a payables batch and build a pain.001 file that Swedish banks accept."""
@@ -52,11 +65,12 @@ def build_pain001(
     with failures(doc, as_json, unreadable=(KeyError, ValueError)):
         as_of = date.fromisoformat(today) if today else None
         settings = load_settings()
+        moment = _moment(now, settings.timezone) if now else None
         settings.company(company)  # not configured: unreadable (2), before any row is read
     with failures(doc, as_json, unreadable=(KeyError,), invalid=(ValueError, ConfigurationError)):
         built, report = build_payment_file(
             payables, settings=settings, company_id=company, out=out, version=format_, today=as_of,
-            allow_partial=allow_partial,
+            now=moment, allow_partial=allow_partial, move_to_next_bank_day=move_to_next_bank_day,
         )  # fmt: skip
     doc |= {"rows_read": report.rows_read, "errors": [e.as_dict() for e in report.errors],
             "warnings": [w.as_dict() for w in report.warnings], "invalid_payment_ids": report.invalid_payment_ids}  # fmt: skip
@@ -77,6 +91,16 @@ def build_pain001(
     if report.errors:
         lines += [f"left out {len(report.invalid_payment_ids)} invalid payment(s):", *issues]
     emit(as_json, doc, [*lines, *warnings])
+
+
+def _moment(text: str, timezone: str) -> datetime:
+    """`YYYY-MM-DDTHH:MM` where the back office is; ValueError naming the form otherwise."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M").replace(tzinfo=ZoneInfo(timezone))
+    except ValueError:
+        raise ValueError(f"--now {text!r} is not a moment written YYYY-MM-DDTHH:MM") from None
 
 
 def _built_document(built: Any) -> dict[str, Any]:

@@ -31,6 +31,13 @@ def send(
     ] = "",
     allow_partial: Annotated[bool, typer.Option("--allow-partial")] = False,
     format_: Annotated[Pain001Version, typer.Option("--format")] = Pain001Version.V03,
+    move_to_next_bank_day: Annotated[
+        bool,
+        typer.Option(
+            "--move-to-next-bank-day",
+            help="Move a payment past its cut-off, or due on a closed day, to the next possible date.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Run the send-payment-file flow in this process: validate, build, archive, deliver once."""
@@ -41,7 +48,7 @@ def send(
 
         result = send_payment_file(
             payables=payables, company=company, send_mode=send_mode or settings.send_mode,
-            allow_partial=allow_partial, file_format=format_.value,
+            allow_partial=allow_partial, file_format=format_.value, move_to_next_bank_day=move_to_next_bank_day,
         )  # fmt: skip
     if result["uploaded"]:
         head = (f"sent batch {result['msg_id']} ({result['payments']} payments, {result['ctrl_sum']}) "

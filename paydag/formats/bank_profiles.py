@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import time
 from functools import cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from paydag.settings import package_data
 
@@ -30,6 +31,22 @@ class PartyId(BaseModel):
         return self
 
 
+class Cutoffs(BaseModel):
+    """Per payment type, the latest time of a bank day (Europe/Stockholm) at which a file can reach
+    the bank and still be executed that day. The defaults are typical of Swedish banks' same-day
+    cut-offs, not any one bank's: confirm them with the bank, like the rest of a profile."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    domestic: time = time(13, 0)
+    sepa: time = time(13, 0)
+    cross_border: time = Field(default=time(11, 0), alias="cross-border")
+
+    def of(self, payment_type: str) -> time:
+        """The cut-off of a payment type as `PaymentType` names it (domestic, sepa, cross-border)."""
+        return {"domestic": self.domestic, "sepa": self.sepa, "cross-border": self.cross_border}[payment_type]
+
+
 class BankProfile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -45,6 +62,7 @@ class BankProfile(BaseModel):
     ocr_length_digit: bool = False
     pain002_errors_only: bool = False
     domestic_charset: Literal["swedish", "sepa"] = "swedish"  # SEPA and cross-border text: always "sepa"
+    cutoffs: Cutoffs = Cutoffs()
 
     def check_bank_customer_id(self, value: str | None) -> str | None:
         """Why `value` does not suit this profile, or None."""

@@ -7,7 +7,7 @@ the invalid rows are listed and left out.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from paydag.bulk import collector_paused
@@ -50,16 +50,24 @@ __all__ = [
 
 
 def load_batch(
-    path: Path, *, company: str, profile: BankProfile, today: date, allow_partial: bool = False
+    path: Path,
+    *,
+    company: str,
+    profile: BankProfile,
+    today: date,
+    allow_partial: bool = False,
+    now: datetime | None = None,
+    move_to_next_bank_day: bool = False,
 ) -> tuple[PaymentBatch | None, ValidationReport]:
-    """Read and validate a payables file. The batch is None when it must not be built.
+    """Read and validate a payables file (`validate_table`). The batch is None when it must not be built.
 
     Raises `PayablesUnreadable` when the file cannot be read at all.
     """
     with collector_paused():
         payments, report = validate_table(
-            read_payables_table(path), company=company, profile=profile, today=today, source=path.name
-        )
+            read_payables_table(path), company=company, profile=profile, today=today, source=path.name,
+            now=now, move_to_next_bank_day=move_to_next_bank_day,
+        )  # fmt: skip
     if not payments or (report.errors and not allow_partial):
         return None, report
     return PaymentBatch(company=company, source=path.name, payments=tuple(payments)), report

@@ -51,6 +51,7 @@ class Payment:
     creditor_building: str | None = None
     creditor_postcode: str | None = None
     creditor_town: str | None = None
+    allow_duplicate: str | None = None  # why paying what looks like an earlier payment again is right
 
     @property
     def structured_address(self) -> tuple[str | None, str | None, str | None, str | None]:

@@ -34,6 +34,7 @@ OPTIONAL_COLUMNS = (
     "creditor_building",
     "creditor_postcode",
     "creditor_town",
+    "allow_duplicate",  # a reason: this payment repeats an earlier one on purpose
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +57,7 @@ class _Issues:
 # reported in this order, whatever order the columns are checked in.
 (_PAYMENT_ID, _COMPANY, _TEXTS, _CURRENCY, _AMOUNT, _DATE, _ACCOUNT_TYPE, _COUNTRY, _ACCOUNT, _OCR,
  _OCR_AND_MESSAGE, _NO_REFERENCE, _TOWN, _CHARSET, _DUPLICATE) = (i * 10 for i in range(15))  # fmt: skip
+_CUTOFF = _DATE + 5  # found after the account (the payment type decides the cut-off), told beside the date
 _TEXT_FIELDS = {"creditor_name": CREDITOR_NAME_MAX, "message": MESSAGE_MAX, "creditor_address": ADDRESS_MAX,
                 **STRUCTURED_ADDRESS}  # fmt: skip
 
@@ -108,23 +109,40 @@ def validate_payables(
     profile: BankProfile,
     today: date,
     source: str,
+    now: datetime | None = None,
+    move_to_next_bank_day: bool = False,
 ) -> tuple[list[Payment], ValidationReport]:
     """Check every row given as (row number, values); see `validate_table`."""
     return validate_table(
-        PayablesTable.from_rows(rows), company=company, profile=profile, today=today, source=source
-    )
+        PayablesTable.from_rows(rows), company=company, profile=profile, today=today, source=source,
+        now=now, move_to_next_bank_day=move_to_next_bank_day,
+    )  # fmt: skip
 
 
 def validate_table(
-    table: PayablesTable, *, company: str, profile: BankProfile, today: date, source: str
+    table: PayablesTable,
+    *,
+    company: str,
+    profile: BankProfile,
+    today: date,
+    source: str,
+    now: datetime | None = None,
+    move_to_next_bank_day: bool = False,
 ) -> tuple[list[Payment], ValidationReport]:
     """Check every row; return the valid payments and the report of every failure.
+
+    `now` (the moment of the check where the bank is, Europe/Stockholm; on `today`) adds the bank's
+    cut-offs: a payment due today after its type's cut-off cannot be executed today. With
+    `move_to_next_bank_day` such a payment, and one dated on a day banks are closed, is moved to the
+    next possible date with a warning instead of refused.
 
     The rules run column by column, each on every distinct input once, and each row's failures are
     reported as if the row had been checked alone. Duplicated payment_ids make every row that carries
     them invalid: which of them is meant cannot be known, and paying the same id twice is the failure
     this system exists to prevent.
     """
+    if now is not None and now.date() != today:
+        raise ValueError(f"now ({now:%Y-%m-%d %H:%M}) is not on today ({today})")
     report = ValidationReport(source=source, rows_read=len(table))
     column = {
         name: [v.strip() for v in table.column(name)] for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
@@ -145,7 +163,11 @@ def validate_table(
     currency = found.each_distinct(_CURRENCY, _currency, column["currency"])
     amount = _amounts(found, column["amount"], currency)
     execution_date = found.each_distinct(
-        _DATE, _execution_date, column["execution_date"], [today] * len(table)
+        _DATE,
+        _execution_date,
+        column["execution_date"],
+        [today] * len(table),
+        [move_to_next_bank_day] * len(table),
     )
     account_type = found.each_distinct(_ACCOUNT_TYPE, _account_type, column["account_type"])
     country = found.each_distinct(_COUNTRY, _country, [c.upper() or None for c in column["creditor_country"]])
@@ -153,10 +175,17 @@ def validate_table(
         _ACCOUNT, _account, account_type, column["account"], column["bic"], currency, country
     )
     payment_type = [a[4] for a in accounts]
+    if now is not None:
+        execution_date = _after_cutoffs(
+            found, execution_date, payment_type, profile, now, move_to_next_bank_day
+        )
     ocr = _references(found, column["ocr"], profile.ocr_length_digit, payment_type)
     _check_reference_or_message(found, ocr, texts["message"], column["ocr"])
     _check_structured_address(found, texts["creditor_town"], payment_type)
     texts = _in_charsets(found, texts, payment_type, profile.domestic_charset)
+    allow_duplicate = _texts(
+        found, "allow_duplicate", column["allow_duplicate"], required=False, max_len=MESSAGE_MAX
+    )
 
     payments = [
         Payment(
@@ -167,7 +196,7 @@ def validate_table(
             creditor_country=row_country, creditor_address=texts["creditor_address"][i],
             payment_type=ptype, creditor_street=texts["creditor_street"][i],
             creditor_building=texts["creditor_building"][i], creditor_postcode=texts["creditor_postcode"][i],
-            creditor_town=texts["creditor_town"][i],
+            creditor_town=texts["creditor_town"][i], allow_duplicate=allow_duplicate[i],
         )
         for i, (account, clearing, bic, row_country, ptype) in enumerate(accounts)
         if i not in found.failed
@@ -357,7 +386,7 @@ def _country(c: _Issues, country: str | None) -> str | None:
     return country
 
 
-def _execution_date(c: _Issues, text: str, today: date) -> date | None:
+def _execution_date(c: _Issues, text: str, today: date, move: bool) -> date | None:
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             raise ValueError
@@ -368,12 +397,44 @@ def _execution_date(c: _Issues, text: str, today: date) -> date | None:
     if day < today:
         c.fail("execution_date", f"{day} is in the past (today is {today})")
     reason = bankdays.non_bank_day_reason(day)
+    if reason and move and day >= today:
+        moved = bankdays.next_bank_day(day)
+        c.warn("execution_date", f"{day} is {reason}, not a bank day: moved to the next bank day {moved}")
+        return moved
     if reason:
         c.fail(
             "execution_date",
             f"{day} is {reason}, not a bank day; next bank day {bankdays.next_bank_day(day)}",
         )
     return day
+
+
+def _after_cutoffs(
+    found: _Findings,
+    days: list[date | None],
+    payment_types: list[PaymentType | None],
+    profile: BankProfile,
+    now: datetime,
+    move: bool,
+) -> list[date | None]:
+    """The execution dates, each payment due today after its type's cut-off refused, or moved to the
+    next possible date (the next bank day after today)."""
+    today, clock = now.date(), now.time().replace(tzinfo=None)
+    next_day = bankdays.next_bank_day(today + timedelta(days=1))
+    dates = list(days)
+    for index, (day, ptype) in enumerate(zip(days, payment_types, strict=True)):
+        if day != today or ptype is None or clock <= (cutoff := profile.cutoffs.of(ptype.value)):
+            continue
+        late = (f"{day} is past bank profile {profile.name!r}'s {ptype.value} cut-off {cutoff:%H:%M} "
+                f"(it is {clock:%H:%M} in Stockholm)")  # fmt: skip
+        if move:
+            found.add(
+                index, _CUTOFF, False, "execution_date", f"{late}: moved to the next possible date {next_day}"
+            )
+            dates[index] = next_day
+        else:
+            found.add(index, _CUTOFF, True, "execution_date", f"{late}; the next possible date is {next_day}")
+    return dates
 
 
 def _account(

@@ -2,7 +2,7 @@
 writes them, one module per lifecycle: batches (send), received (poll), settlements (ingest),
 exceptions (reconcile), claims (one poll and one send per company)."""
 
-from paydag.register.batches import BatchRecord, PaymentRecord
+from paydag.register.batches import BatchRecord, EarlierPayment, PayeeHistory, PaymentRecord
 from paydag.register.claims import Claim, ClaimBusy, ClaimError, ClaimLost, Claims, Work
 from paydag.register.database import RegisterError
 from paydag.register.exceptions import ExceptionsUpdate, ReconException
@@ -21,9 +21,11 @@ __all__ = [
     "ClaimError",
     "ClaimLost",
     "Claims",
+    "EarlierPayment",
     "ExceptionsUpdate",
     "FileState",
     "IncomingPayment",
+    "PayeeHistory",
     "PaymentRecord",
     "PaymentState",
     "ReceivedFile",

@@ -79,6 +79,30 @@ class PaymentRecord:
         }
 
 
+@dataclass(frozen=True)
+class EarlierPayment:
+    """A payment the register holds, as the checks before a batch leaves compare with it."""
+
+    payment_id: str
+    msg_id: str
+    account: str
+    creditor_name: str
+    amount_minor: int
+    currency: str
+    execution_date: date
+    reference: str | None  # the OCR or RF reference, else the message
+    state: PaymentState
+
+
+@dataclass(frozen=True)
+class PayeeHistory:
+    """What a company has paid before: every payment to the accounts asked about, and every pair of
+    creditor name and account it ever paid (a supplier list is short, a payment history is not)."""
+
+    earlier: list[EarlierPayment]
+    payees: set[tuple[str, str]]
+
+
 class Batches(RegisterBase):
     """The send lifecycle: company, batch, payments, the provider file's status."""
 
@@ -117,6 +141,36 @@ class Batches(RegisterBase):
         record = self.batch(msg_id)
         assert record is not None
         return record
+
+    def payee_history(self, company_id: str, accounts: Iterable[str]) -> PayeeHistory:
+        """The company's earlier payments to `accounts` (any state, any batch) and its payees."""
+        wanted = sorted(set(accounts))
+        earlier: list[EarlierPayment] = []
+        with self._tx() as s:
+            for start in range(0, len(wanted), 500):
+                rows = s.execute(
+                    select(PaymentRow, BatchRow.msg_id)
+                    .join(BatchRow, PaymentRow.batch_id == BatchRow.id)
+                    .where(
+                        PaymentRow.company_id == company_id,
+                        PaymentRow.account.in_(wanted[start : start + 500]),
+                    )
+                    .order_by(PaymentRow.id)
+                )
+                earlier += [
+                    EarlierPayment(
+                        payment_id=p.payment_id, msg_id=msg_id, account=p.account, creditor_name=p.creditor_name,
+                        amount_minor=p.amount_minor, currency=p.currency, execution_date=p.execution_date,
+                        reference=p.reference, state=PaymentState(p.state),
+                    )
+                    for p, msg_id in rows
+                ]  # fmt: skip
+            payees = s.execute(
+                select(PaymentRow.creditor_name, PaymentRow.account)
+                .where(PaymentRow.company_id == company_id)
+                .distinct()
+            )
+            return PayeeHistory(earlier, {(name, account) for name, account in payees})
 
     def payments_already_registered(
         self, company_id: str, payment_ids: Iterable[str], msg_id: str

@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from paydag.send.controls import Controls, check_payments
     from paydag.send.payment_file import build_payment_file
     from paydag.send.steps import (
         BatchInvalid,
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     )
 
 _MODULE_OF = {
+    "Controls": "controls",
+    "check_payments": "controls",
     "BatchInvalid": "steps",
     "SendOutcome": "steps",
     "archive_file": "steps",
@@ -37,10 +40,12 @@ _MODULE_OF = {
 
 __all__ = [
     "BatchInvalid",
+    "Controls",
     "SendOutcome",
     "archive_file",
     "build_batch_file",
     "build_payment_file",
+    "check_payments",
     "deliver",
     "follow_status",
     "register_built",

@@ -21,18 +21,27 @@ def build_payment_file(
     out: Path,
     version: Pain001Version = Pain001Version.V03,
     today: date | None = None,
+    now: datetime | None = None,
     allow_partial: bool = False,
+    move_to_next_bank_day: bool = False,
 ) -> tuple[BuiltPain001 | None, ValidationReport]:
     """A payables file validated and built to `out` without the register or a provider (the
-    build-pain001 command); no file when a row is invalid and `allow_partial` is not given."""
+    build-pain001 command); no file when a row is invalid and `allow_partial` is not given.
+
+    Checked as of `now` (with the bank's cut-offs), else as of the day `today` (dates only), else as
+    of this moment where the back office is."""
     company = settings.company(company_id)
     profile = bank_profile(company.bank_profile)
+    if now is None and today is None:
+        now = datetime.now(ZoneInfo(settings.timezone))
     batch, report = load_batch(
         payables,
         company=company_id,
         profile=profile,
-        today=today or settings.today(),
+        today=now.date() if now else today,
+        now=now,
         allow_partial=allow_partial,
+        move_to_next_bank_day=move_to_next_bank_day,
     )
     if batch is None:
         return None, report

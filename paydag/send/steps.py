@@ -19,6 +19,7 @@ from paydag.formats.pain001 import BuiltPain001, Pain001Version, build_pain001, 
 from paydag.payables import PaymentBatch, RowIssue, ValidationReport, load_batch
 from paydag.providers.channel import FileStatus, PaymentChannel, SendMode
 from paydag.register import BatchRecord, BatchState, Register
+from paydag.send.controls import DEFAULT_CONTROLS, Controls, check_payments
 from paydag.settings import Company
 from paydag.storage import Direction, RawObject, RawStore
 
@@ -48,10 +49,18 @@ def validated_batch(
     profile: BankProfile,
     register: Register,
     today: date,
+    now: datetime | None = None,
     allow_partial: bool = False,
+    move_to_next_bank_day: bool = False,
+    controls: Controls = DEFAULT_CONTROLS,
 ) -> tuple[PaymentBatch, ValidationReport]:
-    """Read and validate the payables, refusing payment_ids that another batch already holds."""
-    batch, report = load_batch(payables, company=company_id, profile=profile, today=today, allow_partial=True)
+    """Read and validate the payables (as of `now`, with the bank's cut-offs, when given), refusing
+    payment_ids that another batch already holds and holding what the checks against the company's
+    earlier payments hold (`controls`)."""
+    batch, report = load_batch(
+        payables, company=company_id, profile=profile, today=today, now=now, allow_partial=True,
+        move_to_next_bank_day=move_to_next_bank_day,
+    )  # fmt: skip
     if batch is not None:
         taken = register.payments_already_registered(
             company_id, (p.payment_id for p in batch.payments), message_id(batch)
@@ -67,6 +76,14 @@ def validated_batch(
             report.errors.sort(key=lambda e: (e.row, e.field))
             kept = tuple(p for p in batch.payments if p.payment_id not in taken)
             batch = PaymentBatch(batch.company, batch.source, kept) if kept else None
+    if batch is not None:
+        history = register.payee_history(company_id, (p.account for p in batch.payments))
+        held, warned = check_payments(batch, history, controls)
+        report.errors = sorted([*report.errors, *held], key=lambda e: (e.row, e.field))
+        report.warnings += warned
+        held_ids = {h.payment_id for h in held}
+        kept = tuple(p for p in batch.payments if p.payment_id not in held_ids)
+        batch = PaymentBatch(batch.company, batch.source, kept) if kept else None
     if batch is None or (report.errors and not allow_partial):
         raise BatchInvalid(report)
     return batch, report

@@ -3,6 +3,7 @@ run again, it sends exactly one file, registers one batch and every payment."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from datetime import date, timedelta
 from pathlib import Path
@@ -171,3 +172,27 @@ def test_a_send_waits_for_its_companys_claim_and_sends_nothing_without_it(
     finally:
         reg.close()
     assert sandbox_files(sandbox_url) == []
+
+
+def test_a_second_batch_paying_the_same_ocr_to_the_same_account_is_held(
+    payables: Path, sandbox_url: str, tmp_path: Path
+) -> None:
+    first = send_payment_file(payables=str(payables), company="demo", send_mode="Test")
+    earlier = next(r for r in csv.DictReader(payables.open(encoding="utf-8")) if r["ocr"])
+    again = earlier | {"payment_id": "NEW-ID-SAME-INVOICE"}
+    other = earlier | {"payment_id": "OTHER", "ocr": "", "message": "Faktura 4242", "amount": "12.34"}
+    second = write_csv(tmp_path / "second.csv", [again, other])
+    with pytest.raises(send.BatchInvalid) as caught:
+        send_payment_file(payables=str(second), company="demo", send_mode="Test")
+    [held] = caught.value.report.errors
+    assert held.payment_id == "NEW-ID-SAME-INVOICE" and held.field == "duplicate"
+    assert f"repeats payment {earlier['payment_id']} of batch {first['msg_id']}" in held.reason
+    assert len(sandbox_files(sandbox_url)) == 1  # nothing more was sent
+
+    partial = send_payment_file(payables=str(second), company="demo", send_mode="Test", allow_partial=True)
+    assert partial["payments"] == 1 and len(sandbox_files(sandbox_url)) == 2
+    reg = register()
+    try:
+        assert [p.payment_id for p in reg.payments(partial["msg_id"])] == ["OTHER"]
+    finally:
+        reg.close()

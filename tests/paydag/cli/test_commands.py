@@ -326,3 +326,22 @@ def test_the_command_line_starts_without_the_register() -> None:
     code = "import sys, paydag.cli; print(sorted(m for m in ('sqlalchemy', 'prefect') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_late_batch_is_refused_naming_the_next_bank_day_or_moved(tmp_path: Path) -> None:
+    payables = write_csv(tmp_path / "payables.csv", [row(payment_id="LATE", execution_date="2026-11-20")])
+    out = tmp_path / "pain001.xml"
+    common = ("build-pain001", str(payables), "--company", "demo", "--out", str(out))
+    late = paydag(*common, "--now", "2026-11-20T14:10", cwd=tmp_path)
+    assert late.returncode == 1 and not out.exists()
+    assert "payment LATE: execution_date: 2026-11-20 is past bank profile" in late.stderr
+    assert "the next possible date is 2026-11-23" in late.stderr
+    moved = paydag(*common, "--now", "2026-11-20T14:10", "--move-to-next-bank-day", "--json", cwd=tmp_path)
+    assert moved.returncode == 0, moved.stderr
+    doc = json.loads(moved.stdout)
+    assert [i["execution_date"] for i in doc["payment_infos"]] == ["2026-11-23"]
+    assert any(w["field"] == "execution_date" and "moved" in w["reason"] for w in doc["warnings"])
+    early = paydag(*common, "--now", "2026-11-20T09:00", cwd=tmp_path)
+    assert early.returncode == 0, early.stderr
+    wrong = paydag(*common, "--now", "2026-11-20 09:00", cwd=tmp_path)
+    assert wrong.returncode == 2 and "YYYY-MM-DDTHH:MM" in wrong.stderr

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -334,3 +336,61 @@ def test_a_batch_reports_each_row_as_if_it_were_checked_alone() -> None:
         )
         assert errors.get(number, []) == by_row(alone.errors).get(number, []), values["payment_id"]
         assert warnings.get(number, []) == by_row(alone.warnings).get(number, []), values["payment_id"]
+
+
+def _as_of(moment: str, *rows: dict[str, str], move: bool = False):
+    now = datetime.fromisoformat(moment).replace(tzinfo=ZoneInfo("Europe/Stockholm"))
+    return validate_payables(
+        enumerate(rows, start=2), company="demo", profile=GENERIC, today=now.date(), source="t.csv",
+        now=now, move_to_next_bank_day=move,
+    )  # fmt: skip
+
+
+def test_a_payment_due_today_after_its_cut_off_is_refused_naming_the_next_possible_date() -> None:
+    friday = "2026-11-20"  # TODAY; the next bank day is Monday the 23rd
+    domestic = row(payment_id="D", execution_date=friday)
+    sepa = next(r for r in MIXED_ROWS if r["currency"] == "EUR") | {
+        "payment_id": "S",
+        "execution_date": friday,
+    }
+    payments, report = _as_of(f"{friday}T12:59", domestic, sepa)
+    assert report.ok and len(payments) == 2  # before 13:00 both go today
+    _, report = _as_of(f"{friday}T13:01", domestic, sepa)
+    assert [(e.payment_id, e.field) for e in report.errors] == [
+        ("D", "execution_date"),
+        ("S", "execution_date"),
+    ]
+    assert (
+        "past bank profile 'generic''s domestic cut-off 13:00 (it is 13:01 in Stockholm)"
+        in report.errors[0].reason
+    )
+    assert report.errors[0].reason.endswith("the next possible date is 2026-11-23")
+    future = row(payment_id="F", execution_date="2026-11-24")
+    payments, report = _as_of(f"{friday}T16:00", future)
+    assert report.ok and payments[0].execution_date == date(2026, 11, 24)  # only today's payments are late
+
+
+def test_moving_to_the_next_bank_day_says_so_per_payment() -> None:
+    late = row(payment_id="L", execution_date="2026-11-20")
+    saturday = row(payment_id="W", execution_date="2026-11-21")
+    payments, report = _as_of("2026-11-20T15:30", late, saturday, move=True)
+    assert report.ok
+    assert [p.execution_date for p in payments] == [date(2026, 11, 23), date(2026, 11, 23)]
+    reasons = {w.payment_id: w.reason for w in report.warnings if w.field == "execution_date"}
+    assert reasons["L"].endswith("moved to the next possible date 2026-11-23")
+    assert reasons["W"] == "2026-11-21 is a Saturday, not a bank day: moved to the next bank day 2026-11-23"
+    _, unmoved = _as_of("2026-11-20T15:30", saturday)
+    assert "not a bank day; next bank day 2026-11-23" in unmoved.errors[0].reason
+
+
+def test_the_cut_off_is_the_profiles_per_payment_type() -> None:
+    from paydag.formats.bank_profiles import Cutoffs
+
+    assert Cutoffs().of("cross-border") < Cutoffs().of("domestic")
+    early = GENERIC.model_copy(update={"cutoffs": Cutoffs(domestic=time(9, 0))})
+    now = datetime(2026, 11, 20, 9, 30, tzinfo=ZoneInfo("Europe/Stockholm"))
+    _, report = validate_payables(
+        [(2, row(execution_date="2026-11-20"))], company="demo", profile=early, today=now.date(),
+        source="t.csv", now=now,
+    )  # fmt: skip
+    assert "domestic cut-off 09:00" in report.errors[0].reason
