@@ -219,16 +219,20 @@ class Batches(RegisterBase):
                 s.add(
                     StatusEventRow(batch_id=batch.id, file_id=file.id, from_state="PENDING", to_state="BUILT")
                 )
-                s.add_all(
-                    _payment_row(batch, payment, e2e, pmt_inf_id) for payment, e2e, pmt_inf_id in payments
-                )
+                allowed: dict[str, str] = {}  # payment_id → why a duplicate is paid all the same
+                for payment, e2e, pmt_inf_id in payments:
+                    s.add(_payment_row(batch, payment, e2e, pmt_inf_id))
+                    if payment.allow_duplicate:
+                        allowed[payment.payment_id] = payment.allow_duplicate
                 s.flush()
                 s.add_all(
                     StatusEventRow(
-                        batch_id=batch.id, payment_id=p.id, file_id=file.id, to_state=PaymentState.BUILT
+                        batch_id=batch.id, payment_id=p.id, file_id=file.id, to_state=PaymentState.BUILT,
+                        code="ALLOWED_DUPLICATE" if p.payment_id in allowed else None,
+                        detail=allowed.get(p.payment_id),
                     )
                     for p in batch.payments
-                )
+                )  # fmt: skip
                 return self._batch_record(batch)
         except IntegrityError as exc:
             raise RegisterError(

@@ -88,10 +88,14 @@ def test_a_reason_lets_a_duplicate_through_and_a_rejected_payment_may_be_paid_ag
         w.field == "duplicate" and w.reason.endswith("paid anyway: credit note reversed")
         for w in report.warnings
     )
+    second = sent(register, tmp_path, batch)  # the reason is recorded with the payment
+    assert (None, "BUILT", "credit note reversed") in register.events(second)
 
-    with register.engine.begin() as connection:  # the bank rejected the first one (a pain.002 would say so)
+    with register.engine.begin() as connection:  # the bank rejected both (a pain.002 would say so)
         connection.execute(
-            update(PaymentRow).where(PaymentRow.payment_id == "INV-1").values(state=PaymentState.REJECTED)
+            update(PaymentRow)
+            .where(PaymentRow.payment_id.in_(["INV-1", "INV-1B"]))
+            .values(state=PaymentState.REJECTED)
         )
     batch, report = checked(register, tmp_path, row(payment_id="INV-1C"))
     assert [p.payment_id for p in batch.payments] == ["INV-1C"]
