@@ -8,6 +8,7 @@ from paydag.poll import DocumentState
 from paydag.register import Work
 from tasks import runners
 from tasks.claims import one_per_company
+from tasks.payments_page import publish_payments_page
 from tasks.poll import (
     acknowledge,
     list_documents,
@@ -49,6 +50,7 @@ def poll_return_files(company: str | None = None, bank_days_only: bool = False) 
             acknowledged = acknowledge(c, outcomes)
         publish_report(c, outcomes)
         awaiting = publish_awaiting(c)
+        publish_payments_page(c)
         summary[c] = {
             "awaiting_return_report": awaiting,
             "files": len(outcomes),

@@ -8,6 +8,7 @@ from prefect import flow
 
 from paydag.register import Work
 from tasks.claims import one_per_company
+from tasks.payments_page import publish_payments_page
 from tasks.send import (
     archive_file,
     build_file,
@@ -48,6 +49,7 @@ def send_payment_file(
         outcome = deliver_file(built.msg_id, company, send_mode)
         status = follow_status(built.msg_id, company)
     publish_batch(built.msg_id, company, outcome, status)
+    publish_payments_page(company)
     return {
         "msg_id": built.msg_id,
         "payments": built.nb_of_txs,

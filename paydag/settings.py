@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     awaiting_bank_days: int = Field(
         default=2, description="bank days after execution before a payment without a return report is flagged"
     )
+    payments_page_days: int = Field(
+        default=30, ge=1, description="days of batches the payments page shows (payments-<company>)"
+    )
     curated: str | None = Field(default=None, description="directory of the curated Parquet tables")
     payex_base_url: str = Field(
         default="http://127.0.0.1:8900", description="PayEx API; the sandbox by default"

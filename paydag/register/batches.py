@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -314,23 +314,28 @@ class Batches(RegisterBase):
                 query = query.where(BatchRow.msg_id == msg_id)
             if company_id:
                 query = query.where(PaymentRow.company_id == company_id)
-            return [
-                PaymentRecord(
-                    payment_id=p.payment_id,
-                    msg_id=m,
-                    end_to_end_id=p.end_to_end_id,
-                    creditor_name=p.creditor_name,
-                    account_type=p.account_type,
-                    account=p.account,
-                    amount_minor=p.amount_minor,
-                    currency=p.currency,
-                    execution_date=p.execution_date.isoformat(),
-                    state=PaymentState(p.state),
-                    reason_code=p.reason_code,
-                    reason_text=p.reason_text,
-                )
-                for p, m in s.execute(query)
-            ]
+            return [_payment_record(p, m) for p, m in s.execute(query)]
+
+    def recent_payments(self, company_id: str, since: datetime) -> list[tuple[PaymentRecord, str | None]]:
+        """Every payment of the company's batches created since `since`, newest batch first, each with
+        the name of the file that last changed it (its own pain.001, or a bank file)."""
+        last = (
+            select(StatusEventRow.payment_id, func.max(StatusEventRow.id).label("event_id"))
+            .where(StatusEventRow.payment_id.is_not(None), StatusEventRow.file_id.is_not(None))
+            .group_by(StatusEventRow.payment_id)
+            .subquery()
+        )
+        query = (
+            select(PaymentRow, BatchRow.msg_id, FileRow.name)
+            .join(BatchRow, PaymentRow.batch_id == BatchRow.id)
+            .outerjoin(last, last.c.payment_id == PaymentRow.id)
+            .outerjoin(StatusEventRow, StatusEventRow.id == last.c.event_id)
+            .outerjoin(FileRow, FileRow.id == StatusEventRow.file_id)
+            .where(PaymentRow.company_id == company_id, BatchRow.created_at >= since)
+            .order_by(BatchRow.created_at.desc(), PaymentRow.id)
+        )
+        with self._tx() as s:
+            return [(_payment_record(p, msg_id), file_name) for p, msg_id, file_name in s.execute(query)]
 
     def awaiting_return_report(
         self, executed_on_or_before: date, company_id: str | None = None
@@ -389,3 +394,20 @@ def _payment_row(batch: BatchRow, payment: Payment, end_to_end_id: str, pmt_inf_
         account=payment.account, amount_minor=to_minor(payment.amount, payment.currency), currency=payment.currency,
         execution_date=payment.execution_date, reference=payment.ocr or payment.message, state=PaymentState.BUILT,
     )  # fmt: skip
+
+
+def _payment_record(p: PaymentRow, msg_id: str) -> PaymentRecord:
+    return PaymentRecord(
+        payment_id=p.payment_id,
+        msg_id=msg_id,
+        end_to_end_id=p.end_to_end_id,
+        creditor_name=p.creditor_name,
+        account_type=p.account_type,
+        account=p.account,
+        amount_minor=p.amount_minor,
+        currency=p.currency,
+        execution_date=p.execution_date.isoformat(),
+        state=PaymentState(p.state),
+        reason_code=p.reason_code,
+        reason_text=p.reason_text,
+    )

@@ -4,6 +4,7 @@ file is fetched once, and crashes and provider faults lose nothing and apply not
 from __future__ import annotations
 
 import base64
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -288,3 +289,29 @@ def test_a_poll_fans_its_files_out_over_a_dask_cluster(cycle: dict, monkeypatch:
     assert final["INV-0000002"] == "REJECTED"
     assert {s for pid, s in final.items() if pid != "INV-0000002"} == {"BOOKED"}
     assert poll_return_files(company="demo")["demo"]["files"] == 0  # every file acknowledged once
+
+
+def test_the_payments_page_shows_where_every_payment_stands(cycle: dict) -> None:
+    from prefect.artifacts import Artifact
+
+    def page() -> tuple[list[dict], str]:
+        table, summary = Artifact.get("payments-demo"), Artifact.get("payments-summary-demo")
+        assert table is not None and summary is not None
+        rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+        return rows, summary.data
+
+    rows, _ = page()  # published by the send
+    assert {r["state"] for r in rows} == {"SENT"} and len(rows) == 8
+    poll_return_files(company="demo")
+    advance(cycle["url"], 10)
+    poll_return_files(company="demo")
+    rows, summary = page()
+    by_id = {r["payment_id"]: r for r in rows}
+    assert by_id["INV-0000002"]["state"] == "REJECTED" and by_id["INV-0000002"]["reason"].startswith("AC01")
+    assert {r["state"] for pid, r in by_id.items() if pid != "INV-0000002"} == {"BOOKED"}
+    assert all(r["account"].split()[1].startswith("**") for r in rows)  # payees masked
+    assert (
+        by_id["INV-0000002"]["last changed by"] != by_id["INV-0000001"]["last changed by"]
+    )  # pain.002, camt.054
+    assert "| BOOKED | SEK |" in summary and "| REJECTED | SEK | 1 |" in summary
+    assert "**Need someone: 1**" in summary and "INV-0000002" in summary
