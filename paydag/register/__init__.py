@@ -2,6 +2,7 @@
 writes them, one module per lifecycle: batches (send), received (poll), settlements (ingest),
 exceptions (reconcile), claims (one poll and one send per company)."""
 
+from paydag.register.approvals import ApprovalEvent, Decision
 from paydag.register.batches import BatchRecord, EarlierPayment, PayeeHistory, PaymentRecord
 from paydag.register.claims import Claim, ClaimBusy, ClaimError, ClaimLost, Claims, Work
 from paydag.register.database import RegisterError
@@ -14,6 +15,7 @@ from paydag.register.settlements import SettlementRecord
 
 __all__ = [
     "ApplyResult",
+    "ApprovalEvent",
     "BatchRecord",
     "BatchState",
     "Claim",
@@ -21,6 +23,7 @@ __all__ = [
     "ClaimError",
     "ClaimLost",
     "Claims",
+    "Decision",
     "EarlierPayment",
     "ExceptionsUpdate",
     "FileState",

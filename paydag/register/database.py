@@ -66,9 +66,25 @@ class RegisterBase:
         with _UPGRADE_LOCK:
             cfg = Config()
             cfg.set_main_option("script_location", str(MIGRATIONS))
-            with self.engine.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, revision)
+            sqlite = self.engine.dialect.name == "sqlite"
+            with self.engine.connect() as conn:
+                # SQLite changes a column by rebuilding its table, which its foreign keys forbid while
+                # they are enforced: SQLite's own procedure turns them off outside the transaction,
+                # migrates, checks every reference before the commit, and turns them on again.
+                if sqlite:
+                    conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+                try:
+                    with conn.begin():
+                        cfg.attributes["connection"] = conn
+                        command.upgrade(cfg, revision)
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() if sqlite else []
+                        if broken:
+                            raise RegisterError(
+                                f"the migration left rows that refer to nothing: {broken[:5]}"
+                            )
+                finally:
+                    if sqlite:
+                        conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
     def close(self) -> None:
         self.engine.dispose()

@@ -45,11 +45,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 class BatchState(StrEnum):
     PENDING = "PENDING"  # identity and creation time fixed; the file is being built
     BUILT = "BUILT"  # file built, archived and registered
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"  # built, held until a second person approves it
+    CANCELLED = "CANCELLED"  # rejected by an approver, or not approved in time: never sent
     SENT = "SENT"  # the provider has the file
 
 
 class PaymentState(StrEnum):
     BUILT = "BUILT"
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"
+    CANCELLED = "CANCELLED"
     SENT = "SENT"
     ACCEPTED = "ACCEPTED"
     BOOKED = "BOOKED"
@@ -130,7 +134,7 @@ class BatchRow(Base):
     company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"))
     source: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the file's CreDtTm
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(24))
     file_format: Mapped[str | None] = mapped_column(String(32))
     nb_of_txs: Mapped[int | None] = mapped_column(Integer)
     ctrl_sum: Mapped[str | None] = mapped_column(String(40))  # exact decimal text, as in the file
@@ -158,7 +162,7 @@ class PaymentRow(Base):
     currency: Mapped[str] = mapped_column(String(3))
     execution_date: Mapped[date] = mapped_column(Date)
     reference: Mapped[str | None] = mapped_column(String(140))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(24))
     reason_code: Mapped[str | None] = mapped_column(String(35))
     reason_text: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -175,10 +179,24 @@ class StatusEventRow(Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
     file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id"))
-    from_state: Mapped[str | None] = mapped_column(String(16))
-    to_state: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str] = mapped_column(String(24))
     code: Mapped[str | None] = mapped_column(String(35))
     detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApprovalRow(Base):
+    """Append-only: a batch's approval asked for, and each decision on it (who, when, what, why)."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    decision: Mapped[str] = mapped_column(String(16))  # REQUESTED, APPROVED, REJECTED, TIMED_OUT
+    by: Mapped[str] = mapped_column(String(200))  # the requester (REQUESTED), else the approver
+    comment: Mapped[str | None] = mapped_column(Text)
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))  # the run waiting for the decision
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -7,6 +7,7 @@ step of a flow can be run again after a crash.
 
 from __future__ import annotations
 
+from paydag.register.approvals import Approvals
 from paydag.register.batches import Batches
 from paydag.register.claims import Claims
 from paydag.register.exceptions import ReconExceptions
@@ -14,7 +15,7 @@ from paydag.register.received import ReceivedFiles
 from paydag.register.settlements import SettlementReports
 
 
-class Register(Batches, ReceivedFiles, SettlementReports, ReconExceptions):
+class Register(Batches, Approvals, ReceivedFiles, SettlementReports, ReconExceptions):
     """The register at `url` (SQLite or PostgreSQL), migrated to the newest schema unless `migrate` is False."""
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
