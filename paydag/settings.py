@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from datetime import date, datetime
+from decimal import Decimal
 from importlib.resources import files
 from pathlib import Path
 from typing import Literal
@@ -60,6 +61,18 @@ class Company(BaseModel):
         default=30,
         ge=0,
         description="a payment of the same amount to the same account within so many days is a duplicate",
+    )
+    approvers: tuple[str, ...] = Field(default=(), description="who may approve a batch before it is sent")
+    approval_threshold: Decimal | None = Field(
+        default=None,
+        ge=0,
+        description="a batch whose total in any currency reaches this waits for approval; 0 always; unset never",
+    )
+    requester_may_approve: bool = False
+    approval_timeout_hours: float | None = Field(
+        default=None,
+        gt=0,
+        description="how long a batch waits for approval; unset: until the end of the day (Stockholm)",
     )
     new_payee_accounts: Literal["warn", "hold"] = Field(
         default="warn",
@@ -121,6 +134,9 @@ class Settings(BaseSettings):
     pagero_timeout_seconds: float = 30.0
     awaiting_bank_days: int = Field(
         default=2, description="bank days after execution before a payment without a return report is flagged"
+    )
+    approval_poll_seconds: int = Field(
+        default=10, ge=1, description="how often a run waiting for approval looks"
     )
     payments_page_days: int = Field(
         default=30, ge=1, description="days of batches the payments page shows (payments-<company>)"

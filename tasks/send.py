@@ -9,18 +9,24 @@ from __future__ import annotations
 import tempfile
 from contextlib import closing
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.input import RunInput
+from prefect.runtime import flow_run
 
 from paydag import send
 from paydag.formats.bank_profiles import bank_profile
 from paydag.formats.pain001 import BuiltPain001, Pain001Version
+from paydag.money import from_minor
 from paydag.payables import PaymentBatch
 from paydag.providers.channel import FileStatus, SendMode
+from paydag.register import BatchState, Decision
+from paydag.send.approval import approval_timeout, needs_approval, refusal
 from paydag.storage import RawObject, fetch_input
 from tasks import resources
 from tasks.retry import io_task
@@ -106,6 +112,89 @@ def archive_file(built: BuiltPain001, company: str) -> RawObject:
 def register_built(built: BuiltPain001, raw: RawObject, batch: PaymentBatch) -> str:
     with closing(resources.register()) as register:
         return send.register_built(register, built, raw, batch).state.value
+
+
+class Approval(RunInput):
+    """The form a run waiting for approval shows in the Prefect UI (and what `paydag approve` sends)."""
+
+    approver: str
+    approve: bool
+    comment: str = ""
+
+
+@task(name="ask-approval", cache_policy=NO_CACHE)
+def ask_approval(msg_id: str, batch: PaymentBatch, company: str, requested_by: str) -> str:
+    """The batch's state once approval is asked for where the company wants it: BUILT (none needed, or
+    given before), AWAITING_APPROVAL (published for the approvers) or CANCELLED."""
+    company_cfg = resources.settings().company(company)
+    with closing(resources.register()) as register:
+        state = register.batch(msg_id).state
+        if state is BatchState.BUILT and needs_approval(batch, company_cfg):
+            if any(e.decision is Decision.APPROVED for e in register.approvals(msg_id)):
+                return state.value  # approved before (by `paydag approve`): this run delivers it
+            register.request_approval(
+                msg_id, requested_by or "unknown", flow_run_id=str(flow_run.id or "") or None
+            )
+            state = register.batch(msg_id).state
+        elif state is BatchState.AWAITING_APPROVAL:
+            register.request_approval(
+                msg_id, requested_by or "unknown", flow_run_id=str(flow_run.id or "") or None
+            )
+        payments = register.payments(msg_id)
+    if state is BatchState.AWAITING_APPROVAL:
+        _publish_for_approval(msg_id, company, requested_by, payments)
+    return state.value
+
+
+def _publish_for_approval(msg_id: str, company: str, requested_by: str, payments: list) -> None:
+    totals: dict[str, Decimal] = {}
+    for p in payments:
+        totals[p.currency] = totals.get(p.currency, Decimal(0)) + from_minor(p.amount_minor, p.currency)
+    create_table_artifact(
+        key=_artifact_key("approval", company), table=[p.as_row() for p in payments],
+        description=f"Batch {msg_id} waits for approval: its payments (accounts masked)",
+    )  # fmt: skip
+    create_markdown_artifact(
+        key=_artifact_key("approval-summary", company),
+        markdown=(
+            f"### Batch {msg_id} waits for approval\n\nAsked for by **{requested_by or 'unknown'}**. "
+            f"{len(payments)} payment(s): "
+            + ", ".join(f"{t:f} {c}" for c, t in sorted(totals.items()))
+            + ".\n\nApprove or reject it with the run's **Resume** form (approver, approve, comment), or "
+            f"`paydag approve {msg_id} --as NAME` / `paydag reject {msg_id} --as NAME --reason TEXT`. "
+            "What the checks before sending flagged is in the artifact `payables-warnings-" + company + "`."
+        ),
+        description=f"Batch {msg_id} waits for approval",
+    )
+
+
+@task(name="decide-approval", cache_policy=NO_CACHE)
+def decide_approval(msg_id: str, company: str, requested_by: str, answer: Approval) -> str:
+    """Record the approver's decision; a refused approver (not in the list, or the requester) changes
+    nothing and is logged. The batch's state after."""
+    company_cfg = resources.settings().company(company)
+    refused = refusal(company_cfg, company, answer.approver, requested_by or "unknown")
+    with closing(resources.register()) as register:
+        if refused:
+            get_run_logger().error("refused: %s; the batch still waits for approval", refused)
+            return register.batch(msg_id).state.value
+        decision = Decision.APPROVED if answer.approve else Decision.REJECTED
+        state = register.decide(msg_id, decision, answer.approver, answer.comment or None)
+    get_run_logger().info("batch %s %s by %s", msg_id, decision.value.lower(), answer.approver)
+    return state.value
+
+
+def approval_wait(company: str) -> tuple[int, int]:
+    """(timeout, poll interval) in seconds of a run waiting for approval."""
+    s = resources.settings()
+    timeout = approval_timeout(s.company(company), datetime.now(ZoneInfo(s.timezone)))
+    return int(timeout.total_seconds()), s.approval_poll_seconds
+
+
+def cancel_unapproved(msg_id: str, company: str) -> None:
+    """The wait ran out: the batch is cancelled. A plain call, not a task: the run is no longer running."""
+    with closing(resources.register()) as register:
+        register.decide(msg_id, Decision.TIMED_OUT, "paydag", f"not approved in time ({company})")
 
 
 @io_task("deliver-file", retries=5, provider="pagero-api")

@@ -40,6 +40,8 @@ for name, command in [
     ("ingest", runs.ingest),
     ("status", register.status),
     ("unlock", register.unlock),
+    ("approve", register.approve),
+    ("reject", register.reject),
     ("reconcile-incoming", register.reconcile_incoming),
     ("demo", demo.demo),
     ("sandbox", demo.sandbox),

@@ -68,6 +68,7 @@ def _settlement_invalid(exc: Any) -> tuple[list[str], dict[str, Any]]:
 # cannot have been raised.
 EXIT_CODES: tuple[tuple[str, Exit, str, Render], ...] = (
     ("paydag.send:BatchInvalid", Exit.INVALID, "invalid", _batch_invalid),
+    ("paydag.send:BatchNotApproved", Exit.INVALID, "not-approved", _message),
     ("paydag.ingest:SettlementInvalid", Exit.INVALID, "invalid", _settlement_invalid),
     ("paydag.formats.pain001:Pain001SchemaError", Exit.INVALID, "invalid", _message),
     ("paydag.cli.output:Invalid", Exit.INVALID, "invalid", _message),

@@ -117,6 +117,88 @@ def unlock(
          [f"cleared the {what} claim of {company} (held by {cleared.holder}), recorded as done by {who}"])  # fmt: skip
 
 
+def approve(
+    batch: Annotated[str, typer.Argument(help="The batch's MsgId.")],
+    by: Annotated[str, typer.Option("--as", help="Who approves (one of the company's approvers).")],
+    comment: Annotated[str, typer.Option("--comment", help="Why (recorded).")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Approve a batch that waits for approval: its waiting run resumes, or the next send delivers it."""
+    _decide(batch, by, approve_it=True, comment=comment, as_json=as_json)
+
+
+def reject(
+    batch: Annotated[str, typer.Argument(help="The batch's MsgId.")],
+    by: Annotated[str, typer.Option("--as", help="Who rejects (one of the company's approvers).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Reject a batch that waits for approval: it is cancelled and never sent."""
+    _decide(batch, by, approve_it=False, comment=reason, as_json=as_json)
+
+
+def _decide(msg_id: str, by: str, *, approve_it: bool, comment: str, as_json: bool) -> None:
+    from paydag.register import BatchState, Decision, RegisterError
+    from paydag.resources import open_register
+    from paydag.send.approval import refusal
+    from paydag.settings import load_settings
+
+    doc: dict[str, Any] = {"command": "approve" if approve_it else "reject", "batch": msg_id, "by": by}
+    with failures(doc, as_json, unreadable=(ValueError, RegisterError)):
+        settings = load_settings()
+        register = open_register(settings)
+    try:
+        with failures(doc, as_json, unreadable=(RegisterError,)):
+            record = register.batch(msg_id)
+            if record is None:
+                raise RegisterError(f"no batch {msg_id} in the register")
+            events = register.approvals(msg_id)
+        if record.state is not BatchState.AWAITING_APPROVAL:
+            emit(as_json, {**doc, "status": "not-awaiting", "state": record.state.value},
+                 [f"batch {msg_id} is {record.state.value}, not awaiting approval: nothing decided"], Exit.INVALID)  # fmt: skip
+        asked = [e for e in events if e.decision is Decision.REQUESTED]
+        requested_by = asked[0].by if asked else ""
+        refused = refusal(settings.company(record.company), record.company, by, requested_by)
+        if refused:
+            emit(
+                as_json, {**doc, "status": "refused", "error": refused}, [f"refused: {refused}"], Exit.INVALID
+            )
+        run_id = next((e.flow_run_id for e in reversed(asked) if e.flow_run_id), None)
+        if run_id and _resume(run_id, by, approve_it, comment):
+            verb = "approved" if approve_it else "rejected"
+            emit(as_json, {**doc, "status": verb, "flow_run": run_id},
+                 [f"{verb} batch {msg_id} as {by}: its waiting run {run_id} resumes and records it"])  # fmt: skip
+        decision = Decision.APPROVED if approve_it else Decision.REJECTED
+        state = register.decide(msg_id, decision, by, comment or None)
+    finally:
+        register.close()
+    lines = [f"batch {msg_id} {decision.value.lower()} by {by}: {state.value}"]
+    if state is BatchState.BUILT:
+        lines.append(
+            f"next: paydag send PAYABLES --company {record.company} delivers it (the same payables file)"
+        )
+    emit(as_json, {**doc, "status": decision.value.lower(), "state": state.value}, lines)
+
+
+def _resume(run_id: str, by: str, approve_it: bool, comment: str) -> bool:
+    """Resume the run waiting for this decision, through the Prefect API PREFECT_API_URL names; False
+    when there is none, or the run no longer waits (the decision is then recorded here)."""
+    import os
+
+    if not os.environ.get("PREFECT_API_URL"):
+        return False
+    from uuid import UUID
+
+    from prefect.exceptions import PrefectException
+    from prefect.flow_runs import resume_flow_run
+
+    try:
+        resume_flow_run(UUID(run_id), run_input={"approver": by, "approve": approve_it, "comment": comment})
+    except (PrefectException, RuntimeError, ValueError):
+        return False
+    return True
+
+
 def _agreed(question: str) -> bool:
     """A yes to `question` on the terminal; no answer (no terminal, end of input) is a no."""
     import click

@@ -38,9 +38,13 @@ def send(
             help="Move a payment past its cut-off, or due on a closed day, to the next possible date.",
         ),
     ] = False,
+    requested_by: Annotated[
+        str, typer.Option("--requested-by", help="Who asks for the batch (recorded; may not approve it).")
+    ] = "",
     as_json: JsonOption = False,
 ) -> None:
-    """Run the send-payment-file flow in this process: validate, build, archive, deliver once."""
+    """Run the send-payment-file flow in this process: validate, build, archive, deliver once. A batch
+    that needs approval is registered and left waiting: `paydag approve`, then send again."""
     doc: dict[str, Any] = {"command": "send", "payables": payables, "company": company}
     settings = ready(company, doc, as_json)
     with failures(doc, as_json):
@@ -49,7 +53,15 @@ def send(
         result = send_payment_file(
             payables=payables, company=company, send_mode=send_mode or settings.send_mode,
             allow_partial=allow_partial, file_format=format_.value, move_to_next_bank_day=move_to_next_bank_day,
+            requested_by=requested_by, wait_for_approval=False,
         )  # fmt: skip
+    if result["status"] == "awaiting-approval":
+        msg_id = result["msg_id"]
+        emit(as_json, {**doc, **result}, [
+            f"batch {msg_id} ({result['payments']} payments, {result['ctrl_sum']}) waits for approval: nothing was sent",
+            f"next: paydag approve {msg_id} --as NAME [--comment TEXT]  (or paydag reject {msg_id} --as NAME --reason TEXT)",
+            f"then: paydag send {payables} --company {company}  (delivers the approved batch)",
+        ])  # fmt: skip
     if result["uploaded"]:
         head = (f"sent batch {result['msg_id']} ({result['payments']} payments, {result['ctrl_sum']}) "
                 f"as provider file {result['provider_file_id']}")  # fmt: skip
@@ -57,7 +69,7 @@ def send(
         head = (f"batch {result['msg_id']} was already sent as provider file {result['provider_file_id']}: "
                 "nothing sent again")  # fmt: skip
     lines = [head, f"raw file: {result['raw_key']}", f"provider processing: {result['provider_status']}"]
-    emit(as_json, {**doc, "status": "sent" if result["uploaded"] else "already-sent", **result}, lines)
+    emit(as_json, {**doc, **result}, lines)
 
 
 def poll(

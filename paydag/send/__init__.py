@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from paydag.send.payment_file import build_payment_file
     from paydag.send.steps import (
         BatchInvalid,
+        BatchNotApproved,
         SendOutcome,
         archive_file,
         build_batch_file,
@@ -28,6 +29,7 @@ _MODULE_OF = {
     "Controls": "controls",
     "check_payments": "controls",
     "BatchInvalid": "steps",
+    "BatchNotApproved": "steps",
     "SendOutcome": "steps",
     "archive_file": "steps",
     "build_batch_file": "steps",
@@ -40,6 +42,7 @@ _MODULE_OF = {
 
 __all__ = [
     "BatchInvalid",
+    "BatchNotApproved",
     "Controls",
     "SendOutcome",
     "archive_file",

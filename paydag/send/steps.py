@@ -35,6 +35,10 @@ class BatchInvalid(Exception):
         self.report = report
 
 
+class BatchNotApproved(Exception):
+    """The batch waits for approval, or was rejected or not approved in time: it may not be sent."""
+
+
 @dataclass(frozen=True)
 class SendOutcome:
     msg_id: str
@@ -157,6 +161,8 @@ def deliver(
         raise RuntimeError(f"batch {msg_id} is not built and archived")
     if record.state is BatchState.SENT and record.provider_file_id:
         return SendOutcome(msg_id, record.provider_file_id, uploaded=False)
+    if record.state in (BatchState.AWAITING_APPROVAL, BatchState.CANCELLED):  # never sent unapproved
+        raise BatchNotApproved(f"batch {msg_id} is {record.state.value}: it may not be sent")
     found = channel.find_by_sender_reference(msg_id, company.provider_company_id)
     if found is not None:
         register.record_sent(msg_id, found.id, detail="found at the provider by senderReference")
