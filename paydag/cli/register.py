@@ -44,6 +44,7 @@ def status(
         companies = [company] if company else sorted(settings.companies)
         claims = [register.claims.claim(work, c) for c in companies for work in Work]
         batches = register.batches(company)
+        approvals = {b.msg_id: register.approvals(b.msg_id) for b in batches}
         if awaiting:
             cutoff = bank_days_before(settings.today(), settings.awaiting_bank_days)
             payments = register.awaiting_return_report(cutoff, company)
@@ -53,15 +54,28 @@ def status(
         register.close()
     shown = [p.as_row() for p in payments]
     doc |= {
-        "batches": [b.as_row() for b in batches],
+        "batches": [
+            b.as_row()
+            | {
+                "approvals": [
+                    {"decision": e.decision.value, "by": e.by, "comment": e.comment, "at": e.at.isoformat()}
+                    for e in approvals[b.msg_id]
+                ]
+            }
+            for b in batches
+        ],
         "payments": shown,
         "claims": [c.as_dict() for c in claims],
     }
     lines = [f"{c.company} {c.work} claim: {c.describe(now)}" for c in claims]
     lines += [
-        f"{b['msg_id']}  {b['company']:<10} {b['state']:<8} {b['payments'] or 0:>6} payments  {b['ctrl_sum'] or '':>14}"
-        f"  file {b['provider_file_id'] or '-'} {b['file_state'] or ''}"
+        line
         for b in doc["batches"]
+        for line in (
+            f"{b['msg_id']}  {b['company']:<10} {b['state']:<8} {b['payments'] or 0:>6} payments  {b['ctrl_sum'] or '':>14}"
+            f"  file {b['provider_file_id'] or '-'} {b['file_state'] or ''}",
+            *(f"  approval: {e.describe()}" for e in approvals[b["msg_id"]]),
+        )
     ] or ["no batches"]
     lines += [
         f"  {p['payment_id']:<14} {p['state']:<9} {p['execution_date']} {p['amount']:>12} {p['currency']} "

@@ -345,3 +345,41 @@ def test_a_late_batch_is_refused_naming_the_next_bank_day_or_moved(tmp_path: Pat
     assert early.returncode == 0, early.stderr
     wrong = paydag(*common, "--now", "2026-11-20 09:00", cwd=tmp_path)
     assert wrong.returncode == 2 and "YYYY-MM-DDTHH:MM" in wrong.stderr
+
+
+def test_send_by_hand_waits_for_approval_which_the_requester_cannot_give(
+    tmp_path: Path, sandbox_url: str, prefect_server_api: str
+) -> None:
+    first_day = date.today() + timedelta(days=3)
+    payables = write_payables_csv(sample_payables(3, company="demo", first_day=first_day), tmp_path / "p.csv")
+    env = {"PAYDAG_PAGERO_BASE_URL": sandbox_url, "PREFECT_API_URL": prefect_server_api,
+           "PAYDAG_COMPANIES__DEMO__APPROVERS": '["anna", "bertil"]', "PAYDAG_COMPANIES__DEMO__APPROVAL_THRESHOLD": "100"}  # fmt: skip
+    send = ("send", str(payables), "--company", "demo", "--send-mode", "Test")
+    waiting = paydag(*send, "--requested-by", "anna", "--json", cwd=tmp_path, **env)
+    assert waiting.returncode == 0, waiting.stderr[-2000:]
+    doc = json.loads(waiting.stdout)
+    assert doc["status"] == "awaiting-approval" and doc["msg_id"].startswith("PD")
+    msg_id = doc["msg_id"]
+    assert httpx.get(f"{sandbox_url}/_sandbox/state").json()["files"] == []
+
+    own = paydag("approve", msg_id, "--as", "anna", cwd=tmp_path, **env)
+    assert own.returncode == 1 and "anna asked for this batch and may not approve it" in own.stderr
+    stranger = paydag("approve", msg_id, "--as", "mallory", cwd=tmp_path, **env)
+    assert stranger.returncode == 1 and "'mallory' is not an approver of company demo" in stranger.stderr
+    approved = paydag("approve", msg_id, "--as", "bertil", "--comment", "checked", cwd=tmp_path, **env)
+    assert approved.returncode == 0, approved.stderr
+    assert "next: paydag send PAYABLES --company demo" in approved.stdout
+
+    sent = paydag(*send, "--requested-by", "anna", "--json", cwd=tmp_path, **env)
+    assert sent.returncode == 0, sent.stderr[-2000:]
+    assert json.loads(sent.stdout)["status"] == "sent"
+    assert len(httpx.get(f"{sandbox_url}/_sandbox/state").json()["files"]) == 1
+    late = paydag("reject", msg_id, "--as", "bertil", "--reason", "too late", cwd=tmp_path, **env)
+    assert late.returncode == 1 and "not awaiting approval" in late.stderr
+
+    status = json.loads(paydag("status", "--json", cwd=tmp_path, **env).stdout)
+    [batch] = status["batches"]
+    assert [(a["decision"], a["by"]) for a in batch["approvals"]] == [
+        ("REQUESTED", "anna"),
+        ("APPROVED", "bertil"),
+    ]
