@@ -112,8 +112,9 @@ def decide(run_id: UUID, approver: str, approve: bool, comment: str = "") -> Non
 
 
 def test_a_batch_waits_and_an_approval_through_the_run_input_sends_it_once(
-    payables: Path, sandbox_url: str
+    payables: Path, sandbox_url: str, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("PAYDAG_DATABASE_URL", database_url)  # on SQLite and on PostgreSQL
     send = Running(payables, requested_by="anna")
     run_id = send.paused_run()
     batch, _ = only_batch()
