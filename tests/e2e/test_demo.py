@@ -35,6 +35,9 @@ def test_the_daily_cycle_runs_through_the_deployments(tmp_path: Path, ports: lis
     assert day["payments"]["count"] == 12
     assert day["payments"]["states"] == {"BOOKED": 10, "REJECTED": 2}  # the blocked plusgiro, twice in 12
     assert {r["reason"] for r in day["payments"]["rejected"]} == {"AC01"}
+    asked, approved = day["payments"]["approvals"]  # the demo company's batches wait for approval
+    assert "asked for by Anna Inköp" in asked
+    assert "approved by Britt Ekonomi: the day's supplier invoices, checked" in approved
     assert day["incoming_payments"] == {"count": 3, "states": {"matched": 3}}
     assert day["settlement"]["state"] == "CURATED" and day["settlement"]["rows_validated"] == 9
     assert day["reconciliation"] == {"matched": 8, "missing in settlement": 1, "reversal linked": 1}

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from paydag.cli.demo.day import DemoDay, close_the_day
-from paydag.cli.demo.stack import REPO, DemoError, wait_until
+from paydag.cli.demo.stack import DEMO_APPROVER, DEMO_REQUESTER, REPO, DemoError, wait_until
 
 PROVIDER_TAGS = ("pagero-api", "payex-api", "autogiro-api")  # the tags of the tasks that call a provider
 
@@ -93,7 +93,9 @@ class DemoCycle:
         progress("sending the day's supplier payments; syncing PayEx credit accounts ...")
         sync = run_deployment("sync-credit-accounts/sync-credit-accounts", timeout=0, as_subflow=False)
         send = run_deployment("send-payment-file/send-payment-file", as_subflow=False, timeout=0,
-                              parameters={"payables": str(payables), "company": "demo", "send_mode": "Test"})  # fmt: skip
+                              parameters={"payables": str(payables), "company": "demo", "send_mode": "Test",
+                                          "requested_by": DEMO_REQUESTER})  # fmt: skip
+        self.approve_when_asked(send.id)
         self.wait(send.id, "sending the payment file")
         self.wait(sync.id, "syncing the credit accounts")
         progress("the bank's day: bookings, incoming rent, Swedbank Pay's settlement ...")
@@ -110,9 +112,38 @@ class DemoCycle:
             )
             self.triggered("reconcile-settlement", ingest.created, "reconciling the settlement report")
 
+    def approve_when_asked(self, run_id: Any) -> None:
+        """The send pauses for approval (the demo company wants it): give it, as an approver would in
+        the run's Resume form. A batch approved and sent by an earlier demo does not ask again."""
+        from prefect.flow_runs import resume_flow_run
+
+        def asked_or_done() -> bool:
+            state = self.client.read_flow_run(run_id).state
+            return state is not None and (state.is_paused() or state.is_final())
+
+        wait_until(
+            asked_or_done, step="sending the payment file (waiting for its approval)", timeout=self.timeout
+        )
+        if self.client.read_flow_run(run_id).state.is_paused():
+            progress(
+                f"the batch waits for approval; approving it as {DEMO_APPROVER} (the run's Resume form) ..."
+            )
+            wait_until(lambda: _form_saved(self.client, run_id), step="the approval form", timeout=60)
+            resume_flow_run(run_id, run_input={"approver": DEMO_APPROVER, "approve": True,
+                                               "comment": "the day's supplier invoices, checked"})  # fmt: skip
+
     def runs(self) -> dict[str, Any]:
         return {"all": [{"name": r.name, "deployment": str(r.deployment_id), "state": r.state.name,
                          "url": f"{self.ui}/runs/flow-run/{r.id}"} for r in self.finished]}  # fmt: skip
+
+
+def _form_saved(client: Any, run_id: Any) -> bool:
+    """Whether a paused run has saved the schema of the input it waits for (right after it paused)."""
+    keyset = client.read_flow_run(run_id).state.state_details.run_input_keyset
+    try:
+        return keyset is not None and client.read_flow_run_input(run_id, keyset["schema"]) is not None
+    except Exception:
+        return False
 
 
 def run_cycle(ui: str, sandbox_url: str, day: DemoDay, payables: Path, timeout: float) -> dict[str, Any]:

@@ -193,6 +193,12 @@ def prefect_env(settings: Settings, api_url: str | None = None) -> dict[str, str
     return env
 
 
+DEMO_REQUESTER, DEMO_APPROVER = (
+    "Anna Inköp",
+    "Britt Ekonomi",
+)  # who asks for the demo's batch, who approves it
+
+
 def worker_env(settings: Settings, api_url: str, sandbox_url: str, captures: Path) -> dict[str, str]:
     """What the flow runs the worker starts need: where the state is and where the providers are."""
     sandbox = sandbox_credentials(sandbox_url, sandbox_url, sandbox_url)
@@ -209,6 +215,10 @@ def worker_env(settings: Settings, api_url: str, sandbox_url: str, captures: Pat
             "PAYDAG_CHECKOUT": str(REPO),
             "PREFECT_WORKER_QUERY_SECONDS": "1",
             "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
+            # The demo company's batches wait for a second person's approval, which the demo gives.
+            "PAYDAG_COMPANIES__DEMO__APPROVERS": f'["{DEMO_APPROVER}"]',
+            "PAYDAG_COMPANIES__DEMO__APPROVAL_THRESHOLD": "1000",
+            "PAYDAG_APPROVAL_POLL_SECONDS": "1",
         }
     )
 

@@ -25,6 +25,7 @@ def summary(settings: Settings, day: DemoDay, report: Path | None) -> dict[str, 
         ]
         incoming = incoming_frame(register.incoming_payments("demo"))
         settlement = register.settlement(day.accounting_no)
+        approvals = [e.describe() for e in register.approvals(payments[0].msg_id)] if payments else []
     finally:
         register.close()
     states: dict[str, int] = {}
@@ -41,7 +42,8 @@ def summary(settings: Settings, day: DemoDay, report: Path | None) -> dict[str, 
     return {
         "payments": {"batch": payments[0].msg_id if payments else None, "count": len(payments), "states": dict(sorted(states.items())),
                      "rejected": [{"payment_id": p.payment_id, "reason": p.reason_code, "text": p.reason_text}
-                                  for p in payments if p.state.value in ("REJECTED", "RETURNED")]},
+                                  for p in payments if p.state.value in ("REJECTED", "RETURNED")],
+                     "approvals": approvals},
         "incoming_payments": {"count": len(incoming), "states": {str(k): int(v) for k, v in sorted(matched.items())}},
         "settlement": None if settlement is None else {
             "accounting_no": settlement.accounting_no, "state": settlement.state, "rows_validated": settlement.row_count},
@@ -59,6 +61,8 @@ def iter_lines(doc: dict[str, Any]) -> Iterator[str]:
     yield f"payments of batch {p['batch']}: " + ", ".join(f"{n} {s}" for s, n in p["states"].items())
     for r in p["rejected"]:
         yield f"  {r['payment_id']} {r['reason']}: {r['text']}"
+    for a in p["approvals"]:
+        yield f"  approval: {a}"
     i = doc["incoming_payments"]
     yield (
         f"incoming payments routed to the rent ledger: {i['count']} ("
