@@ -196,3 +196,29 @@ def test_a_second_batch_paying_the_same_ocr_to_the_same_account_is_held(
         assert [p.payment_id for p in reg.payments(partial["msg_id"])] == ["OTHER"]
     finally:
         reg.close()
+
+
+def test_a_batch_due_today_after_the_cut_off_is_refused_naming_the_next_bank_day(
+    tmp_path: Path, sandbox_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from paydag.formats.bank_profiles import Cutoffs
+
+    today = datetime.now(ZoneInfo("Europe/Stockholm")).date()
+    if not bankdays.is_bank_day(today):
+        pytest.skip(f"{today} is not a bank day: a payment due today is refused for that already")
+    monkeypatch.setenv("PAYDAG_PAGERO_BASE_URL", sandbox_url)
+    monkeypatch.setattr(Cutoffs, "of", lambda self, payment_type: time(0, 0))  # every cut-off has passed
+    late = write_csv(tmp_path / "late.csv", [row(payment_id="LATE", execution_date=today.isoformat())])
+    with pytest.raises(send.BatchInvalid) as caught:
+        send_payment_file(payables=str(late), company="demo", send_mode="Test")
+    [error] = caught.value.report.errors
+    next_day = bankdays.next_bank_day(today + timedelta(days=1))
+    assert error.field == "execution_date" and error.reason.endswith(f"the next possible date is {next_day}")
+    assert sandbox_files(sandbox_url) == []
+    moved = send_payment_file(
+        payables=str(late), company="demo", send_mode="Test", move_to_next_bank_day=True
+    )
+    assert moved["uploaded"] is True and len(sandbox_files(sandbox_url)) == 1
