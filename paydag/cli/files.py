@@ -11,7 +11,7 @@ from typing import Annotated, Any, BinaryIO
 
 import typer
 
-from paydag.cli.output import Exit, Invalid, JsonOption, Unreadable, emit, failures
+from paydag.cli.output import Exit, Invalid, JsonOption, MoveOption, Unreadable, emit, failures
 from paydag.formats.pain001 import Pain001Version
 
 
@@ -48,13 +48,7 @@ def build_pain001(
             "--now", help="Check as of this moment, cut-offs too (YYYY-MM-DDTHH:MM, Europe/Stockholm)."
         ),
     ] = None,
-    move_to_next_bank_day: Annotated[
-        bool,
-        typer.Option(
-            "--move-to-next-bank-day",
-            help="Move a payment past its cut-off, or due on a closed day, to the next possible date.",
-        ),
-    ] = False,
+    move_to_next_bank_day: MoveOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Validate a payables batch and build a pain.001 file that Swedish banks accept."""

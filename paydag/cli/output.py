@@ -28,6 +28,13 @@ class Exit(IntEnum):
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+MoveOption = Annotated[
+    bool,
+    typer.Option(
+        "--move-to-next-bank-day",
+        help="Move a payment past its cut-off, or due on a closed day, to the next possible date.",
+    ),
+]
 
 
 class Invalid(Exception):

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from paydag.cli.output import JsonOption, emit, failures
+from paydag.cli.output import JsonOption, MoveOption, emit, failures
 from paydag.cli.runtime import prepare_flow_run, settings_for
 from paydag.formats.pain001 import Pain001Version
 from paydag.settings import Settings
@@ -31,13 +31,7 @@ def send(
     ] = "",
     allow_partial: Annotated[bool, typer.Option("--allow-partial")] = False,
     format_: Annotated[Pain001Version, typer.Option("--format")] = Pain001Version.V03,
-    move_to_next_bank_day: Annotated[
-        bool,
-        typer.Option(
-            "--move-to-next-bank-day",
-            help="Move a payment past its cut-off, or due on a closed day, to the next possible date.",
-        ),
-    ] = False,
+    move_to_next_bank_day: MoveOption = False,
     requested_by: Annotated[
         str, typer.Option("--requested-by", help="Who asks for the batch (recorded; may not approve it).")
     ] = "",

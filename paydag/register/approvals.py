@@ -48,17 +48,10 @@ class Approvals(RegisterBase):
         (a rerun, another run waiting), only the waiting run is noted. Its approval events."""
         with self._tx() as s:
             batch = _batch(s, msg_id, lock=True)
-            if batch.state == BatchState.BUILT:
+            first = batch.state == BatchState.BUILT
+            if first:
                 _move(s, batch, BatchState.AWAITING_APPROVAL, PaymentState.AWAITING_APPROVAL, None)
-                s.add(
-                    ApprovalRow(
-                        batch_id=batch.id,
-                        decision=Decision.REQUESTED,
-                        by=requested_by,
-                        flow_run_id=flow_run_id,
-                    )
-                )
-            elif batch.state == BatchState.AWAITING_APPROVAL and flow_run_id:
+            if first or (batch.state == BatchState.AWAITING_APPROVAL and flow_run_id):
                 s.add(
                     ApprovalRow(
                         batch_id=batch.id,
