@@ -55,11 +55,11 @@ def send_payment_file(
             off, the run ends with the batch awaiting approval (`paydag approve`, then send again)
     """
     with one_per_company(Work.SEND, company) as claim:  # two sends of one batch would race its lookup
-        batch = validate_payables(payables, company, allow_partial, move_to_next_bank_day)
+        batch, flags = validate_payables(payables, company, allow_partial, move_to_next_bank_day)
         built = build_file(batch, company, file_format)
         raw = archive_file(built, company)
         register_built(built, raw, batch)
-        state = ask_approval(built.msg_id, batch, company, requested_by)
+        state = ask_approval(built.msg_id, batch, company, requested_by, flags)
         if state in SENDABLE:
             claim.check()
             outcome = deliver_file(built.msg_id, company, send_mode)

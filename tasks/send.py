@@ -27,6 +27,7 @@ from paydag.payables import PaymentBatch
 from paydag.providers.channel import FileStatus, SendMode
 from paydag.register import BatchState, Decision
 from paydag.send.approval import approval_timeout, needs_approval, refusal
+from paydag.send.controls import HELD_FOR_APPROVAL
 from paydag.storage import RawObject, fetch_input
 from tasks import resources
 from tasks.retry import io_task
@@ -39,7 +40,7 @@ def _artifact_key(kind: str, company: str) -> str:
 @task(name="validate-payables", cache_policy=NO_CACHE)
 def validate_payables(
     payables: str, company: str, allow_partial: bool, move_to_next_bank_day: bool = False
-) -> PaymentBatch:
+) -> tuple[PaymentBatch, list[dict[str, object]]]:
     """Read and validate the payables as of now (cut-offs included); publish the bad rows and fail
     when the batch may not be sent."""
     s = resources.settings()
@@ -57,7 +58,11 @@ def validate_payables(
                 now=now,
                 allow_partial=allow_partial,
                 move_to_next_bank_day=move_to_next_bank_day,
-                controls=send.Controls(company_cfg.duplicate_window_days, company_cfg.new_payee_accounts),
+                controls=send.Controls(
+                    company_cfg.duplicate_window_days,
+                    company_cfg.new_payee_accounts,
+                    approval_available=bool(company_cfg.approvers),
+                ),
             )
     except send.BatchInvalid as exc:
         _publish_bad_rows(exc.report.errors, company)
@@ -72,7 +77,7 @@ def validate_payables(
         )  # fmt: skip
         for w in report.warnings:
             get_run_logger().warning("row %s payment %s: %s: %s", w.row, w.payment_id, w.field, w.reason)
-    return batch
+    return batch, [w.as_dict() for w in report.warnings]  # what the checks flagged, for the approvers
 
 
 def _publish_bad_rows(errors: list, company: str) -> None:
@@ -123,13 +128,17 @@ class Approval(RunInput):
 
 
 @task(name="ask-approval", cache_policy=NO_CACHE)
-def ask_approval(msg_id: str, batch: PaymentBatch, company: str, requested_by: str) -> str:
-    """The batch's state once approval is asked for where the company wants it: BUILT (none needed, or
-    given before), AWAITING_APPROVAL (published for the approvers) or CANCELLED."""
+def ask_approval(
+    msg_id: str, batch: PaymentBatch, company: str, requested_by: str, flags: list[dict[str, object]]
+) -> str:
+    """The batch's state once approval is asked for where the company wants it (its total, or a check
+    that holds a payment for approval): BUILT (none needed, or given before), AWAITING_APPROVAL
+    (published for the approvers with what the checks flagged) or CANCELLED."""
     company_cfg = resources.settings().company(company)
+    held = any(str(f["reason"]).startswith(HELD_FOR_APPROVAL) for f in flags)
     with closing(resources.register()) as register:
         state = register.batch(msg_id).state
-        if state is BatchState.BUILT and needs_approval(batch, company_cfg):
+        if state is BatchState.BUILT and (held or needs_approval(batch, company_cfg)):
             if any(e.decision is Decision.APPROVED for e in register.approvals(msg_id)):
                 return state.value  # approved before (by `paydag approve`): this run delivers it
             register.request_approval(
@@ -142,11 +151,11 @@ def ask_approval(msg_id: str, batch: PaymentBatch, company: str, requested_by: s
             )
         payments = register.payments(msg_id)
     if state is BatchState.AWAITING_APPROVAL:
-        _publish_for_approval(msg_id, company, requested_by, payments)
+        _publish_for_approval(msg_id, company, requested_by, payments, flags)
     return state.value
 
 
-def _publish_for_approval(msg_id: str, company: str, requested_by: str, payments: list) -> None:
+def _publish_for_approval(msg_id: str, company: str, requested_by: str, payments: list, flags: list) -> None:
     totals: dict[str, Decimal] = {}
     for p in payments:
         totals[p.currency] = totals.get(p.currency, Decimal(0)) + from_minor(p.amount_minor, p.currency)
@@ -161,8 +170,13 @@ def _publish_for_approval(msg_id: str, company: str, requested_by: str, payments
             f"{len(payments)} payment(s): "
             + ", ".join(f"{t:f} {c}" for c, t in sorted(totals.items()))
             + ".\n\nApprove or reject it with the run's **Resume** form (approver, approve, comment), or "
-            f"`paydag approve {msg_id} --as NAME` / `paydag reject {msg_id} --as NAME --reason TEXT`. "
-            "What the checks before sending flagged is in the artifact `payables-warnings-" + company + "`."
+            f"`paydag approve {msg_id} --as NAME` / `paydag reject {msg_id} --as NAME --reason TEXT`.\n\n"
+            + (
+                f"**What the checks flagged ({len(flags)}):**\n\n"
+                + "\n".join(f"- row {f['row']} {f['payment_id']}: {f['field']}: {f['reason']}" for f in flags)
+                if flags
+                else "The checks flagged nothing."
+            )
         ),
         description=f"Batch {msg_id} waits for approval",
     )

@@ -3,7 +3,8 @@ register): a payment that repeats an earlier one, a first payment to an account,
 account other than before (the classic invoice fraud), and one account paid under several names.
 
 A duplicate is always held; the payee-account flags are held or only warned, per company
-(`new_payee_accounts`). A row may carry `allow_duplicate` with a reason: then a duplicate is paid and
+(`new_payee_accounts`), and held means held for approval where the company has approvers: the batch
+then waits for one whatever its total. A row may carry `allow_duplicate` with a reason: then a duplicate is paid and
 the reason is reported beside it.
 """
 
@@ -27,6 +28,9 @@ _LEGAL_FORMS = frozenset({
 })  # fmt: skip
 
 
+HELD_FOR_APPROVAL = "held for approval: "
+
+
 def normalised_name(name: str) -> str:
     """A creditor name as the checks compare it: letters and digits, no accents, lower case, no legal
     form (`Sågverk Öster AB` and `SAGVERK ÖSTER` are one payee)."""
@@ -40,6 +44,7 @@ class Controls:
 
     duplicate_window_days: int = 30
     new_payee_accounts: Literal["warn", "hold"] = "warn"
+    approval_available: bool = False  # the company has approvers: "hold" then waits for their approval
 
 
 DEFAULT_CONTROLS = Controls()
@@ -74,8 +79,11 @@ def check_payments(
             else:
                 held.append(RowIssue(p.row, p.payment_id, "duplicate", f"held: {repeated} (to pay it anyway, "
                                      "give allow_duplicate with the reason)"))  # fmt: skip
-    flags = held if controls.new_payee_accounts == "hold" else warned
-    prefix = "held: " if controls.new_payee_accounts == "hold" else ""
+    holding = controls.new_payee_accounts == "hold"
+    # Held for approval where an approver can look (the payment stays in the batch, which waits), else
+    # held out of the batch; or only warned.
+    flags = warned if not holding or controls.approval_available else held
+    prefix = (HELD_FOR_APPROVAL if controls.approval_available else "held: ") if holding else ""
     for p, why in _payee_account_flags(batch.payments, payees):
         flags.append(RowIssue(p.row, p.payment_id, "payee_account", prefix + why))
     return held, warned

@@ -178,3 +178,22 @@ def test_a_rejection_or_a_timeout_sends_nothing(
     with pytest.raises(BatchNotApproved):  # sending the same payables again does not send it either
         send_payment_file(payables=str(payables), company="demo", send_mode="Test", requested_by="anna")
     assert sandbox_files(sandbox_url) == []
+
+
+def test_a_new_payee_account_makes_a_small_batch_wait_showing_the_approvers_why(
+    payables: Path, sandbox_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.artifacts import Artifact
+
+    monkeypatch.setenv("PAYDAG_COMPANIES__DEMO__APPROVAL_THRESHOLD", "1000000")  # far above the batch
+    monkeypatch.setenv("PAYDAG_COMPANIES__DEMO__NEW_PAYEE_ACCOUNTS", "hold")
+    send = Running(payables, requested_by="anna")
+    run_id = send.paused_run()
+    summary = Artifact.get("approval-summary-demo")
+    assert (
+        summary is not None and "held for approval: new payee account: the first payment to" in summary.data
+    )
+    assert "Asked for by **anna**" in summary.data
+    decide(run_id, "bertil", True, "new supplier, contract checked")
+    send.finish()
+    assert send.error is None and len(sandbox_files(sandbox_url)) == 1

@@ -152,3 +152,11 @@ def test_names_are_compared_without_case_accents_or_legal_form() -> None:
     assert normalised_name("Sågverk Öster AB") == normalised_name("SAGVERK ÖSTER") == "sagverk oster"
     assert normalised_name("Müller & Söhne GmbH") == "muller sohne"
     assert normalised_name("Oy Pohjolan Puu Ab") == "pohjolan puu"
+
+
+def test_where_the_company_has_approvers_a_held_payee_account_waits_for_approval(register, tmp_path) -> None:
+    controls = Controls(new_payee_accounts="hold", approval_available=True)
+    batch, report = checked(register, tmp_path, row(payment_id="INV-1"), controls=controls)
+    assert [p.payment_id for p in batch.payments] == ["INV-1"]  # stays in the batch, which then waits
+    [flag] = [w for w in report.warnings if w.field == "payee_account"]
+    assert flag.reason == "held for approval: new payee account: the first payment to BG ****1055"
