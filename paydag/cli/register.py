@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,6 +32,7 @@ def status(
     """Batches, their files and payments with their states, from the payment register."""
     from paydag.bankdays import bank_days_before
     from paydag.register.claims import Work
+    from paydag.register.page import payments_page
     from paydag.resources import open_register
     from paydag.settings import load_settings
 
@@ -45,11 +46,14 @@ def status(
         claims = [register.claims.claim(work, c) for c in companies for work in Work]
         batches = register.batches(company)
         approvals = {b.msg_id: register.approvals(b.msg_id) for b in batches}
+        cutoff = bank_days_before(settings.today(), settings.awaiting_bank_days)
         if awaiting:
-            cutoff = bank_days_before(settings.today(), settings.awaiting_bank_days)
             payments = register.awaiting_return_report(cutoff, company)
         else:
             payments = register.payments(company_id=company)
+        since = datetime.now(UTC) - timedelta(days=settings.payments_page_days)
+        pages = [payments_page(c, register.recent_payments(c, since), since=since.date(), awaiting_cutoff=cutoff)
+                 for c in companies]  # fmt: skip
     finally:
         register.close()
     shown = [p.as_row() for p in payments]
@@ -66,7 +70,9 @@ def status(
         ],
         "payments": shown,
         "claims": [c.as_dict() for c in claims],
-    }
+        "pages": [{"company": pg.company, "since": pg.since.isoformat(), "totals": pg.totals,
+                   "needs_someone": pg.needs_someone} for pg in pages],  # the payments page's summary
+    }  # fmt: skip
     lines = [f"{c.company} {c.work} claim: {c.describe(now)}" for c in claims]
     lines += [
         line
@@ -82,6 +88,10 @@ def status(
         f"{p['account']:<22} {p['creditor']}" + (f"  ({p['reason']})" if p["reason"] else "")
         for p in shown
     ]
+    for pg in pages:  # what the payments page's summary says
+        lines.append(f"{pg.company} since {pg.since}: " + (", ".join(
+            f"{t['payments']} {t['state']} {t['amount']} {t['currency']}" for t in pg.totals) or "no batches"))  # fmt: skip
+        lines += [f"  needs someone: {n['payment_id']} ({n['batch']}): {n['why']}" for n in pg.needs_someone]
     emit(as_json, doc, lines)
 
 

@@ -383,3 +383,7 @@ def test_send_by_hand_waits_for_approval_which_the_requester_cannot_give(
         ("REQUESTED", "anna"),
         ("APPROVED", "bertil"),
     ]
+    [page] = status["pages"]  # the payments page's summary, as the artifact has it
+    assert [(t["state"], t["payments"]) for t in page["totals"]] == [("SENT", 3)] and page[
+        "needs_someone"
+    ] == []
