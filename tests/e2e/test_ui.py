@@ -12,8 +12,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,6 +36,22 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@contextmanager
+def run_page(prefect_ui: str, run_id: str) -> Iterator[Any]:
+    """A flow run's page in headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{prefect_ui}/runs/flow-run/{run_id}")
+            yield page
+        finally:
+            browser.close()
+
+
 @pytest.fixture
 def prefect_ui(tmp_path: Path) -> Iterator[str]:
     stack = Stack(tmp_path)
@@ -46,42 +64,34 @@ def prefect_ui(tmp_path: Path) -> Iterator[str]:
 
 
 def test_a_flow_run_and_its_artifact_table_in_the_ui(prefect_ui: str, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     ran = paydag("ingest", str(SETTLEMENT_V2), cwd=tmp_path, PREFECT_API_URL=f"{prefect_ui}/api")
     assert ran.returncode == 0, ran.stderr[-2000:]
     [run] = httpx.post(f"{prefect_ui}/api/flow_runs/filter", json={"limit": 5}).json()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with run_page(prefect_ui, run["id"]) as page:
+        expect(page.get_by_text(run["name"]).first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Completed", exact=True).first).to_be_visible()
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{prefect_ui}/runs/flow-run/{run['id']}")
-            expect(page.get_by_text(run["name"]).first).to_be_visible(timeout=30_000)
-            expect(page.get_by_text("Completed", exact=True).first).to_be_visible()
+        page.get_by_text("Artifacts", exact=True).first.click()
+        card = page.get_by_text("settlement-validation-r9002-0001").first
+        expect(card).to_be_visible()
+        page.screenshot(path=SCREENSHOTS / "flow-run.png", full_page=True)
 
-            page.get_by_text("Artifacts", exact=True).first.click()
-            card = page.get_by_text("settlement-validation-r9002-0001").first
-            expect(card).to_be_visible()
-            page.screenshot(path=SCREENSHOTS / "flow-run.png", full_page=True)
-
-            card.click()  # the artifact's own page renders the table
-            table = page.locator("table").first
-            expect(table).to_be_visible(timeout=30_000)
-            expect(table).to_contain_text("expectation")
-            expect(table).to_contain_text("expect_column_values_to_be_unique")
-            expect(table).to_contain_text("transaction_no")
-            page.screenshot(path=SCREENSHOTS / "artifact-table.png", full_page=True)
-        finally:
-            browser.close()
+        card.click()  # the artifact's own page renders the table
+        table = page.locator("table").first
+        expect(table).to_be_visible(timeout=30_000)
+        expect(table).to_contain_text("expectation")
+        expect(table).to_contain_text("expect_column_values_to_be_unique")
+        expect(table).to_contain_text("transaction_no")
+        page.screenshot(path=SCREENSHOTS / "artifact-table.png", full_page=True)
     assert (SCREENSHOTS / "artifact-table.png").stat().st_size > 10_000
 
 
 def test_a_batch_waiting_for_approval_is_approved_through_the_runs_form(
     prefect_ui: str, sandbox_url: str, tmp_path: Path
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from paydag.samples import sample_payables, write_payables_csv
 
@@ -99,27 +109,20 @@ def test_a_batch_waiting_for_approval_is_approved_through_the_runs_form(
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
         run = _paused_run(prefect_ui)
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(f"{prefect_ui}/runs/flow-run/{run['id']}")
-                expect(page.get_by_text("Paused", exact=True).first).to_be_visible(timeout=30_000)
-                page.get_by_role("button", name="Resume").first.click()
-                form = page.get_by_role("dialog")
-                expect(form.get_by_text("Approver", exact=True)).to_be_visible(timeout=15_000)
-                approver, comment = form.locator("textarea").nth(0), form.locator("textarea").nth(1)
-                approver.fill("bertil")
-                switch = form.locator("input[type=checkbox]").first  # "Approve": a switch over a hidden box
-                switch.locator("xpath=..").click()
-                expect(switch).to_be_checked()
-                comment.fill("approved in the UI")
-                page.screenshot(path=SCREENSHOTS / "approval-form.png", full_page=True)
-                form.get_by_role("button", name="Submit").click()
-                out, _ = flow.communicate(timeout=120)
-            finally:
-                browser.close()
+        with run_page(prefect_ui, run["id"]) as page:
+            expect(page.get_by_text("Paused", exact=True).first).to_be_visible(timeout=30_000)
+            page.get_by_role("button", name="Resume").first.click()
+            form = page.get_by_role("dialog")
+            expect(form.get_by_text("Approver", exact=True)).to_be_visible(timeout=15_000)
+            approver, comment = form.locator("textarea").nth(0), form.locator("textarea").nth(1)
+            approver.fill("bertil")
+            switch = form.locator("input[type=checkbox]").first  # "Approve": a switch over a hidden box
+            switch.locator("xpath=..").click()
+            expect(switch).to_be_checked()
+            comment.fill("approved in the UI")
+            page.screenshot(path=SCREENSHOTS / "approval-form.png", full_page=True)
+            form.get_by_role("button", name="Submit").click()
+            out, _ = flow.communicate(timeout=120)
     finally:
         if flow.poll() is None:
             flow.kill()

@@ -16,19 +16,11 @@ from paydag.payables import PaymentBatch
 from paydag.register import PaymentState, Register
 from paydag.register.models import PaymentRow
 from paydag.send.controls import DEFAULT_CONTROLS, Controls, normalised_name
-from paydag.settings import load_settings
 from paydag.storage import Direction, LocalRawStore
 from tests.conftest import TODAY, row, write_csv
+from tests.paydag.register.test_register import register as register  # the fixture
 
 GENERIC = bank_profile("generic")
-
-
-@pytest.fixture
-def register(database_url: str) -> Register:
-    reg = Register(database_url)
-    reg.ensure_company("demo", load_settings().company("demo"))
-    yield reg
-    reg.close()
 
 
 def checked(register: Register, tmp_path: Path, *rows: dict[str, str], controls: Controls = DEFAULT_CONTROLS,
