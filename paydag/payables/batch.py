@@ -52,6 +52,7 @@ class Payment:
     creditor_postcode: str | None = None
     creditor_town: str | None = None
     allow_duplicate: str | None = None  # why paying what looks like an earlier payment again is right
+    flags: tuple[str, ...] = ()  # what the checks against earlier payments flagged (paydag.send.controls)
 
     @property
     def structured_address(self) -> tuple[str | None, str | None, str | None, str | None]:

@@ -219,17 +219,23 @@ class Batches(RegisterBase):
                 s.add(
                     StatusEventRow(batch_id=batch.id, file_id=file.id, from_state="PENDING", to_state="BUILT")
                 )
-                allowed: dict[str, str] = {}  # payment_id → why a duplicate is paid all the same
+                # payment_id → (code, detail) of its BUILT event: why a duplicate is paid all the same,
+                # and what the checks before sending flagged
+                noted: dict[str, tuple[str, str]] = {}
                 for payment, e2e, pmt_inf_id in payments:
                     s.add(_payment_row(batch, payment, e2e, pmt_inf_id))
-                    if payment.allow_duplicate:
-                        allowed[payment.payment_id] = payment.allow_duplicate
+                    if payment.allow_duplicate or payment.flags:
+                        code = "ALLOWED_DUPLICATE" if payment.allow_duplicate else "FLAGGED"
+                        noted[payment.payment_id] = (
+                            code,
+                            "; ".join(filter(None, [payment.allow_duplicate, *payment.flags])),
+                        )
                 s.flush()
                 s.add_all(
                     StatusEventRow(
                         batch_id=batch.id, payment_id=p.id, file_id=file.id, to_state=PaymentState.BUILT,
-                        code="ALLOWED_DUPLICATE" if p.payment_id in allowed else None,
-                        detail=allowed.get(p.payment_id),
+                        code=noted.get(p.payment_id, (None, None))[0],
+                        detail=noted.get(p.payment_id, (None, None))[1],
                     )
                     for p in batch.payments
                 )  # fmt: skip

@@ -13,13 +13,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal
 
 from paydag.identifiers import mask
 from paydag.money import to_minor
-from paydag.payables import Payment, PaymentBatch, RowIssue
-from paydag.register import EarlierPayment, PayeeHistory, PaymentState
+from paydag.payables import Payment, PaymentBatch, RowIssue, ValidationReport
+
+if TYPE_CHECKING:  # the register's types, not its database driver: build-pain001 runs without one
+    from paydag.register import EarlierPayment, PayeeHistory
 
 # Legal forms and the like, which one supplier's invoices write in some places and not in others.
 _LEGAL_FORMS = frozenset({
@@ -54,6 +56,8 @@ def check_payments(
     batch: PaymentBatch, history: PayeeHistory, controls: Controls
 ) -> tuple[list[RowIssue], list[RowIssue]]:
     """The payments to hold (errors: they do not travel) and the flags that only warn."""
+    from paydag.register import PaymentState  # a history to check means a register is there
+
     held: list[RowIssue] = []
     warned: list[RowIssue] = []
     # The batch's own payments, registered by an earlier run of this send, are not "before".
@@ -136,3 +140,23 @@ def _payee_account_flags(
                     (p, f"shared account: {shown} was paid before under another name ({', '.join(others)})")
                 )
     return flags
+
+
+def apply_controls(
+    batch: PaymentBatch, report: ValidationReport, history: PayeeHistory, controls: Controls
+) -> PaymentBatch | None:
+    """The batch without the payments the checks hold, each other flagged payment carrying its flags
+    (recorded with it in the register); every hold and flag added to `report`. None when all are held."""
+    held, warned = check_payments(batch, history, controls)
+    report.errors = sorted([*report.errors, *held], key=lambda e: (e.row, e.field))
+    report.warnings += warned
+    held_ids = {h.payment_id for h in held}
+    flags: dict[str, list[str]] = defaultdict(list)
+    for w in warned:
+        flags[w.payment_id].append(f"{w.field}: {w.reason}")
+    kept = tuple(
+        replace(p, flags=(*p.flags, *flags[p.payment_id])) if p.payment_id in flags else p
+        for p in batch.payments
+        if p.payment_id not in held_ids
+    )
+    return PaymentBatch(batch.company, batch.source, kept) if kept else None

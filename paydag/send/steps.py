@@ -19,7 +19,7 @@ from paydag.formats.pain001 import BuiltPain001, Pain001Version, build_pain001, 
 from paydag.payables import PaymentBatch, RowIssue, ValidationReport, load_batch
 from paydag.providers.channel import FileStatus, PaymentChannel, SendMode
 from paydag.register import BatchRecord, BatchState, Register
-from paydag.send.controls import DEFAULT_CONTROLS, Controls, check_payments
+from paydag.send.controls import DEFAULT_CONTROLS, Controls, apply_controls
 from paydag.settings import Company
 from paydag.storage import Direction, RawObject, RawStore
 
@@ -82,12 +82,7 @@ def validated_batch(
             batch = PaymentBatch(batch.company, batch.source, kept) if kept else None
     if batch is not None:
         history = register.payee_history(company_id, (p.account for p in batch.payments))
-        held, warned = check_payments(batch, history, controls)
-        report.errors = sorted([*report.errors, *held], key=lambda e: (e.row, e.field))
-        report.warnings += warned
-        held_ids = {h.payment_id for h in held}
-        kept = tuple(p for p in batch.payments if p.payment_id not in held_ids)
-        batch = PaymentBatch(batch.company, batch.source, kept) if kept else None
+        batch = apply_controls(batch, report, history, controls)
     if batch is None or (report.errors and not allow_partial):
         raise BatchInvalid(report)
     return batch, report

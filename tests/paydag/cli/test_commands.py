@@ -387,3 +387,37 @@ def test_send_by_hand_waits_for_approval_which_the_requester_cannot_give(
     assert [(t["state"], t["payments"]) for t in page["totals"]] == [("SENT", 3)] and page[
         "needs_someone"
     ] == []
+
+
+def test_build_pain001_holds_a_duplicate_of_a_payment_the_register_holds(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from paydag.formats.bank_profiles import bank_profile
+    from paydag.formats.pain001 import message_id
+    from paydag.payables import PaymentBatch, validate_payables
+    from paydag.register import Register
+    from paydag.settings import load_settings
+    from paydag.storage import Direction, LocalRawStore
+
+    out = tmp_path / "pain001.xml"
+    payables = write_csv(tmp_path / "p.csv", [row(payment_id="INV-2")])  # the same OCR to the same bankgiro
+    alone = paydag("build-pain001", str(payables), "--company", "demo", "--out", str(out), "--today",
+                   TODAY.isoformat(), cwd=tmp_path)  # fmt: skip
+    assert alone.returncode == 0, alone.stderr  # no register here: nothing to compare with
+    out.unlink()
+
+    register = Register(f"sqlite:///{tmp_path / '.paydag' / 'register.sqlite3'}")  # an earlier send's
+    register.ensure_company("demo", load_settings().company("demo"))
+    valid, _ = validate_payables([(2, row(payment_id="INV-1"))], company="demo", profile=bank_profile("swedbank"),
+                                 today=TODAY, source="t")  # fmt: skip
+    first = PaymentBatch("demo", "t", tuple(valid))
+    msg_id = message_id(first)
+    raw = LocalRawStore(tmp_path / "raw").put(Direction.OUTGOING, "demo", "x.xml", b"<x/>", source="t")
+    register.begin_batch(msg_id, "demo", "t", datetime(2026, 11, 19, tzinfo=UTC))
+    register.record_built(msg_id, raw=raw, name="x.xml", file_format="pain.001.001.03", nb_of_txs=1,
+                          ctrl_sum=f"{first.total:f}", payments=((p, p.payment_id, "x") for p in first.payments))  # fmt: skip
+    register.close()
+    held = paydag("build-pain001", str(payables), "--company", "demo", "--out", str(out), "--today",
+                  TODAY.isoformat(), cwd=tmp_path)  # fmt: skip
+    assert held.returncode == 1 and not out.exists()
+    assert f"payment INV-2: duplicate: held: repeats payment INV-1 of batch {msg_id} (BUILT)" in held.stderr
