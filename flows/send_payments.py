@@ -39,6 +39,7 @@ def send_payment_file(
     move_to_next_bank_day: bool = False,
     requested_by: str = "",
     wait_for_approval: bool = True,
+    as_of: str = "",
 ) -> dict[str, object]:
     """Validate, build, archive, register and deliver a supplier payment batch; follow its status.
 
@@ -53,9 +54,11 @@ def send_payment_file(
         requested_by: who asks for the batch to be sent (an approver may not be the requester)
         wait_for_approval: where the company wants approval, pause for it (the run's Resume form);
             off, the run ends with the batch awaiting approval (`paydag approve`, then send again)
+        as_of: check execution dates and cut-offs as of this moment (YYYY-MM-DDTHH:MM, Europe/Stockholm)
+            instead of now
     """
     with one_per_company(Work.SEND, company) as claim:  # two sends of one batch would race its lookup
-        batch, flags = validate_payables(payables, company, allow_partial, move_to_next_bank_day)
+        batch, flags = validate_payables(payables, company, allow_partial, move_to_next_bank_day, as_of)
         built = build_file(batch, company, file_format)
         raw = archive_file(built, company)
         register_built(built, raw, batch)

@@ -7,8 +7,9 @@ Eve, Christmas Eve and New Year's Eve, which the package files under the `de_fac
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import holidays
 
@@ -50,3 +51,11 @@ def bank_days_before(day: date, count: int) -> date:
         while not is_bank_day(day):
             day -= timedelta(days=1)
     return day
+
+
+def local_moment(text: str, timezone: str = "Europe/Stockholm") -> datetime:
+    """`YYYY-MM-DDTHH:MM` where the back office is (cut-offs are local); ValueError naming the form."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M").replace(tzinfo=ZoneInfo(timezone))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a moment written YYYY-MM-DDTHH:MM") from None

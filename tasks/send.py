@@ -20,6 +20,7 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 
 from paydag import send
+from paydag.bankdays import local_moment
 from paydag.formats.bank_profiles import bank_profile
 from paydag.formats.pain001 import BuiltPain001, Pain001Version
 from paydag.money import from_minor
@@ -39,13 +40,13 @@ def _artifact_key(kind: str, company: str) -> str:
 
 @task(name="validate-payables", cache_policy=NO_CACHE)
 def validate_payables(
-    payables: str, company: str, allow_partial: bool, move_to_next_bank_day: bool = False
+    payables: str, company: str, allow_partial: bool, move_to_next_bank_day: bool = False, as_of: str = ""
 ) -> tuple[PaymentBatch, list[dict[str, object]]]:
-    """Read and validate the payables as of now (cut-offs included); publish the bad rows and fail
-    when the batch may not be sent."""
+    """Read and validate the payables as of now, or `as_of` (cut-offs included); publish the bad rows
+    and fail when the batch may not be sent."""
     s = resources.settings()
     company_cfg = s.company(company)
-    now = datetime.now(ZoneInfo(s.timezone))
+    now = local_moment(as_of, s.timezone) if as_of else datetime.now(ZoneInfo(s.timezone))
     s.home.mkdir(parents=True, exist_ok=True)
     try:
         with tempfile.TemporaryDirectory(dir=s.home) as workdir, closing(resources.register()) as register:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
 import typer
 
-from paydag.cli.output import Exit, Invalid, JsonOption, MoveOption, Unreadable, emit, failures
+from paydag.cli.output import Exit, Invalid, JsonOption, MoveOption, NowOption, Unreadable, emit, failures
 from paydag.formats.pain001 import Pain001Version
 
 
@@ -42,16 +42,12 @@ def build_pain001(
     today: Annotated[
         str | None, typer.Option("--today", help="Check execution dates as of this day (YYYY-MM-DD).")
     ] = None,
-    now: Annotated[
-        str | None,
-        typer.Option(
-            "--now", help="Check as of this moment, cut-offs too (YYYY-MM-DDTHH:MM, Europe/Stockholm)."
-        ),
-    ] = None,
+    now: NowOption = None,
     move_to_next_bank_day: MoveOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Validate a payables batch and build a pain.001 file that Swedish banks accept."""
+    from paydag.bankdays import local_moment
     from paydag.send import build_payment_file
     from paydag.settings import ConfigurationError, load_settings
 
@@ -59,7 +55,7 @@ def build_pain001(
     with failures(doc, as_json, unreadable=(KeyError, ValueError)):
         as_of = date.fromisoformat(today) if today else None
         settings = load_settings()
-        moment = _moment(now, settings.timezone) if now else None
+        moment = local_moment(now, settings.timezone) if now else None
         settings.company(company)  # not configured: unreadable (2), before any row is read
     with failures(doc, as_json, unreadable=(KeyError,), invalid=(ValueError, ConfigurationError)):
         built, report = build_payment_file(
@@ -85,16 +81,6 @@ def build_pain001(
     if report.errors:
         lines += [f"left out {len(report.invalid_payment_ids)} invalid payment(s):", *issues]
     emit(as_json, doc, [*lines, *warnings])
-
-
-def _moment(text: str, timezone: str) -> datetime:
-    """`YYYY-MM-DDTHH:MM` where the back office is; ValueError naming the form otherwise."""
-    from zoneinfo import ZoneInfo
-
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M").replace(tzinfo=ZoneInfo(timezone))
-    except ValueError:
-        raise ValueError(f"--now {text!r} is not a moment written YYYY-MM-DDTHH:MM") from None
 
 
 def _built_document(built: Any) -> dict[str, Any]:

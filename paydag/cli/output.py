@@ -28,6 +28,10 @@ class Exit(IntEnum):
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+NowOption = Annotated[
+    str | None,
+    typer.Option("--now", help="Check as of this moment, cut-offs too (YYYY-MM-DDTHH:MM, Europe/Stockholm)."),
+]
 MoveOption = Annotated[
     bool,
     typer.Option(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from paydag.cli.output import JsonOption, MoveOption, emit, failures
+from paydag.cli.output import JsonOption, MoveOption, NowOption, emit, failures
 from paydag.cli.runtime import prepare_flow_run, settings_for
 from paydag.formats.pain001 import Pain001Version
 from paydag.settings import Settings
@@ -35,19 +35,25 @@ def send(
     requested_by: Annotated[
         str, typer.Option("--requested-by", help="Who asks for the batch (recorded; may not approve it).")
     ] = "",
+    now: NowOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run the send-payment-file flow in this process: validate, build, archive, deliver once. A batch
     that needs approval is registered and left waiting: `paydag approve`, then send again."""
     doc: dict[str, Any] = {"command": "send", "payables": payables, "company": company}
     settings = ready(company, doc, as_json)
+    with failures(doc, as_json, unreadable=(ValueError,)):
+        from paydag.bankdays import local_moment
+
+        if now:
+            local_moment(now, settings.timezone)  # a moment written otherwise: exit 2 before any run
     with failures(doc, as_json):
         from flows.send_payments import send_payment_file
 
         result = send_payment_file(
             payables=payables, company=company, send_mode=send_mode or settings.send_mode,
             allow_partial=allow_partial, file_format=format_.value, move_to_next_bank_day=move_to_next_bank_day,
-            requested_by=requested_by, wait_for_approval=False,
+            requested_by=requested_by, wait_for_approval=False, as_of=now or "",
         )  # fmt: skip
     if result["status"] == "awaiting-approval":
         msg_id = result["msg_id"]

@@ -198,27 +198,20 @@ def test_a_second_batch_paying_the_same_ocr_to_the_same_account_is_held(
         reg.close()
 
 
-def test_a_batch_due_today_after_the_cut_off_is_refused_naming_the_next_bank_day(
+def test_a_batch_due_on_the_day_after_the_cut_off_is_refused_naming_the_next_bank_day(
     tmp_path: Path, sandbox_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from datetime import datetime, time
-    from zoneinfo import ZoneInfo
-
-    from paydag.formats.bank_profiles import Cutoffs
-
-    today = datetime.now(ZoneInfo("Europe/Stockholm")).date()
-    if not bankdays.is_bank_day(today):
-        pytest.skip(f"{today} is not a bank day: a payment due today is refused for that already")
     monkeypatch.setenv("PAYDAG_PAGERO_BASE_URL", sandbox_url)
-    monkeypatch.setattr(Cutoffs, "of", lambda self, payment_type: time(0, 0))  # every cut-off has passed
-    late = write_csv(tmp_path / "late.csv", [row(payment_id="LATE", execution_date=today.isoformat())])
+    day = bankdays.next_bank_day(date.today() + timedelta(days=3))
+    late = write_csv(tmp_path / "late.csv", [row(payment_id="LATE", execution_date=day.isoformat())])
+    as_of = f"{day}T14:30"  # checked as of that afternoon: past the domestic cut-off, 13:00
     with pytest.raises(send.BatchInvalid) as caught:
-        send_payment_file(payables=str(late), company="demo", send_mode="Test")
+        send_payment_file(payables=str(late), company="demo", send_mode="Test", as_of=as_of)
     [error] = caught.value.report.errors
-    next_day = bankdays.next_bank_day(today + timedelta(days=1))
+    next_day = bankdays.next_bank_day(day + timedelta(days=1))
     assert error.field == "execution_date" and error.reason.endswith(f"the next possible date is {next_day}")
+    assert "domestic cut-off 13:00 (it is 14:30 in Stockholm)" in error.reason
     assert sandbox_files(sandbox_url) == []
-    moved = send_payment_file(
-        payables=str(late), company="demo", send_mode="Test", move_to_next_bank_day=True
-    )
+    moved = send_payment_file(payables=str(late), company="demo", send_mode="Test", as_of=as_of,
+                              move_to_next_bank_day=True)  # fmt: skip
     assert moved["uploaded"] is True and len(sandbox_files(sandbox_url)) == 1
