@@ -112,7 +112,10 @@ def run_cli(payments: int, workdir: Path) -> dict[str, float]:
         writer.writeheader()
         writer.writerows(rows)
     out = workdir / "cli.xml"
-    env = os.environ | {"PAYDAG_CONFIG": str(REPO / "config" / "paydag.example.toml")}
+    # A home of its own: no register, so no checks against earlier payments (a checkout's .paydag/
+    # register from a demo would add them, and the figure would depend on what the demo left).
+    env = os.environ | {"PAYDAG_CONFIG": str(REPO / "config" / "paydag.example.toml"),
+                        "PAYDAG_HOME": str(workdir / "home")}  # fmt: skip
     command = [sys.executable, "-m", "paydag.cli", "build-pain001", str(payables), "--company", "demo",
                "--out", str(out), "--today", FIRST_DAY.isoformat()]  # fmt: skip
     started = time.perf_counter()

@@ -1,5 +1,5 @@
 """The checks that hold a payment before money leaves, against what the company paid before (the
-register): a payment that repeats an earlier one, a first payment to an account, a payee paid to an
+register): a payment that repeats an earlier one (in any state but REJECTED or CANCELLED), a first payment to an account, a payee paid to an
 account other than before (the classic invoice fraud), and one account paid under several names.
 
 A duplicate is always held; the payee-account flags are held or only warned, per company
@@ -65,7 +65,7 @@ def check_payments(
     earlier = [e for e in history.earlier if e.payment_id not in own]
     earlier_by_account: dict[str, list[EarlierPayment]] = defaultdict(list)
     for e in earlier:
-        if e.state is not PaymentState.REJECTED:
+        if e.state not in (PaymentState.REJECTED, PaymentState.CANCELLED):  # never paid: no duplicate
             earlier_by_account[e.account].append(e)
     accounts = {p.account for p in batch.payments}
     payees = {(n, a) for n, a in history.payees if a not in accounts} | {

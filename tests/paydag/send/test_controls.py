@@ -13,7 +13,7 @@ from paydag import send
 from paydag.formats.bank_profiles import bank_profile
 from paydag.formats.pain001 import message_id
 from paydag.payables import PaymentBatch
-from paydag.register import PaymentState, Register
+from paydag.register import Decision, PaymentState, Register
 from paydag.register.models import PaymentRow
 from paydag.send.controls import DEFAULT_CONTROLS, Controls, normalised_name
 from paydag.storage import Direction, LocalRawStore
@@ -92,6 +92,16 @@ def test_a_reason_lets_a_duplicate_through_and_a_rejected_payment_may_be_paid_ag
         )
     batch, report = checked(register, tmp_path, row(payment_id="INV-1C"))
     assert [p.payment_id for p in batch.payments] == ["INV-1C"]
+    assert not [w for w in report.warnings if w.field == "duplicate"]
+
+
+def test_a_cancelled_payment_is_no_duplicate(register, tmp_path) -> None:
+    first, _ = checked(register, tmp_path, row(payment_id="INV-1"))
+    first_id = sent(register, tmp_path, first)
+    register.request_approval(first_id, "anna")
+    register.decide(first_id, Decision.REJECTED, "bertil", "wrong supplier")  # never paid
+    batch, report = checked(register, tmp_path, row(payment_id="INV-1-FIXED"))
+    assert [p.payment_id for p in batch.payments] == ["INV-1-FIXED"]
     assert not [w for w in report.warnings if w.field == "duplicate"]
 
 
