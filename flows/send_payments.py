@@ -7,7 +7,7 @@ from typing import Literal
 from prefect import flow, pause_flow_run
 from prefect.exceptions import FlowPauseTimeout
 
-from paydag.register import Work
+from paydag.register import BatchState, Work
 from paydag.send import BatchNotApproved
 from tasks.claims import one_per_company
 from tasks.payments_page import publish_payments_page
@@ -26,7 +26,7 @@ from tasks.send import (
     validate_payables,
 )
 
-SENDABLE = ("BUILT", "SENT")  # approved or needing no approval; SENT: a rerun finds it delivered
+SENDABLE = (BatchState.BUILT, BatchState.SENT)  # approved or needing none; SENT: a rerun finds it delivered
 
 
 @flow(name="send-payment-file", flow_run_name="send {company}: {payables}")
@@ -67,8 +67,8 @@ def send_payment_file(
             claim.check()
             outcome = deliver_file(built.msg_id, company, send_mode)
             status = follow_status(built.msg_id, company)
-    if state == "AWAITING_APPROVAL" and wait_for_approval:  # no claim held while a person decides
-        state = _wait_for_decision(built.msg_id, company, requested_by)
+    if state is BatchState.AWAITING_APPROVAL and wait_for_approval:  # no claim held while a person decides
+        state = _wait_for_decision(built.msg_id, company)
         if state in SENDABLE:
             with one_per_company(Work.SEND, company):
                 outcome = deliver_file(built.msg_id, company, send_mode)
@@ -77,7 +77,7 @@ def send_payment_file(
                                  "raw_key": raw.key}  # fmt: skip
     if state not in SENDABLE:
         publish_payments_page(company)
-        if state == "CANCELLED":
+        if state is BatchState.CANCELLED:
             raise BatchNotApproved(f"batch {built.msg_id} was not approved: nothing was sent")
         return result | {"status": "awaiting-approval", "uploaded": False}
     publish_batch(built.msg_id, company, outcome, status)
@@ -90,7 +90,7 @@ def send_payment_file(
     }
 
 
-def _wait_for_decision(msg_id: str, company: str, requested_by: str) -> str:
+def _wait_for_decision(msg_id: str, company: str) -> BatchState:
     """Pause until an approver decides in the run's form; a refused approver is asked again. The
     batch is cancelled when the wait runs out."""
     timeout, poll = approval_wait(company)
@@ -102,7 +102,7 @@ def _wait_for_decision(msg_id: str, company: str, requested_by: str) -> str:
         except FlowPauseTimeout:
             cancel_unapproved(msg_id, company)
             raise
-        state = decide_approval(msg_id, company, requested_by, answer)
-        if state != "AWAITING_APPROVAL":
+        state = decide_approval(msg_id, company, answer)
+        if state is not BatchState.AWAITING_APPROVAL:
             return state
-    return "AWAITING_APPROVAL"
+    return BatchState.AWAITING_APPROVAL

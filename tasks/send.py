@@ -27,7 +27,8 @@ from paydag.money import from_minor
 from paydag.payables import PaymentBatch
 from paydag.providers.channel import FileStatus, SendMode
 from paydag.register import BatchState, Decision
-from paydag.send.approval import approval_timeout, needs_approval, refusal
+from paydag.send import approval
+from paydag.send.approval import approval_timeout
 from paydag.send.controls import HELD_FOR_APPROVAL
 from paydag.storage import RawObject, fetch_input
 from tasks import resources
@@ -131,29 +132,19 @@ class Approval(RunInput):
 @task(name="ask-approval", cache_policy=NO_CACHE)
 def ask_approval(
     msg_id: str, batch: PaymentBatch, company: str, requested_by: str, flags: list[dict[str, object]]
-) -> str:
-    """The batch's state once approval is asked for where the company wants it (its total, or a check
-    that holds a payment for approval): BUILT (none needed, or given before), AWAITING_APPROVAL
-    (published for the approvers with what the checks flagged) or CANCELLED."""
-    company_cfg = resources.settings().company(company)
+) -> BatchState:
+    """Ask for approval where the company wants it (`approval.ask`); a batch that waits is published
+    for the approvers with what the checks flagged."""
     held = any(str(f["reason"]).startswith(HELD_FOR_APPROVAL) for f in flags)
     with closing(resources.register()) as register:
-        state = register.batch(msg_id).state
-        if state is BatchState.BUILT and (held or needs_approval(batch, company_cfg)):
-            if any(e.decision is Decision.APPROVED for e in register.approvals(msg_id)):
-                return state.value  # approved before (by `paydag approve`): this run delivers it
-            register.request_approval(
-                msg_id, requested_by or "unknown", flow_run_id=str(flow_run.id or "") or None
-            )
-            state = register.batch(msg_id).state
-        elif state is BatchState.AWAITING_APPROVAL:
-            register.request_approval(
-                msg_id, requested_by or "unknown", flow_run_id=str(flow_run.id or "") or None
-            )
+        state = approval.ask(
+            register, msg_id, batch, resources.settings().company(company), requested_by=requested_by,
+            flow_run_id=str(flow_run.id) if flow_run.id else None, held=held,
+        )  # fmt: skip
         payments = register.payments(msg_id)
     if state is BatchState.AWAITING_APPROVAL:
         _publish_for_approval(msg_id, company, requested_by, payments, flags)
-    return state.value
+    return state
 
 
 def _publish_for_approval(msg_id: str, company: str, requested_by: str, payments: list, flags: list) -> None:
@@ -184,19 +175,17 @@ def _publish_for_approval(msg_id: str, company: str, requested_by: str, payments
 
 
 @task(name="decide-approval", cache_policy=NO_CACHE)
-def decide_approval(msg_id: str, company: str, requested_by: str, answer: Approval) -> str:
-    """Record the approver's decision; a refused approver (not in the list, or the requester) changes
-    nothing and is logged. The batch's state after."""
-    company_cfg = resources.settings().company(company)
-    refused = refusal(company_cfg, company, answer.approver, requested_by or "unknown")
+def decide_approval(msg_id: str, company: str, answer: Approval) -> BatchState:
+    """Record the approver's decision (`approval.decide`); a refused approver changes nothing and is
+    logged. The batch's state after."""
     with closing(resources.register()) as register:
-        if refused:
-            get_run_logger().error("refused: %s; the batch still waits for approval", refused)
-            return register.batch(msg_id).state.value
-        decision = Decision.APPROVED if answer.approve else Decision.REJECTED
-        state = register.decide(msg_id, decision, answer.approver, answer.comment or None)
-    get_run_logger().info("batch %s %s by %s", msg_id, decision.value.lower(), answer.approver)
-    return state.value
+        state, refused = approval.decide(register, resources.settings().company(company), company, msg_id,
+                                         answer.approver, answer.approve, answer.comment)  # fmt: skip
+    if refused:
+        get_run_logger().error("refused: %s; the batch still waits for approval", refused)
+    else:
+        get_run_logger().info("batch %s is %s after %s's decision", msg_id, state.value, answer.approver)
+    return state
 
 
 def approval_wait(company: str) -> tuple[int, int]:

@@ -164,7 +164,7 @@ def reject(
 def _decide(msg_id: str, by: str, *, approve_it: bool, comment: str, as_json: bool) -> None:
     from paydag.register import BatchState, Decision, RegisterError
     from paydag.resources import open_register
-    from paydag.send.approval import refusal
+    from paydag.send import approval
     from paydag.settings import load_settings
 
     doc: dict[str, Any] = {"command": "approve" if approve_it else "reject", "batch": msg_id, "by": by}
@@ -176,32 +176,30 @@ def _decide(msg_id: str, by: str, *, approve_it: bool, comment: str, as_json: bo
             record = register.batch(msg_id)
             if record is None:
                 raise RegisterError(f"no batch {msg_id} in the register")
-            events = register.approvals(msg_id)
+            waiting = [e.flow_run_id for e in register.approvals(msg_id) if e.decision is Decision.REQUESTED]
         if record.state is not BatchState.AWAITING_APPROVAL:
             emit(as_json, {**doc, "status": "not-awaiting", "state": record.state.value},
                  [f"batch {msg_id} is {record.state.value}, not awaiting approval: nothing decided"], Exit.INVALID)  # fmt: skip
-        asked = [e for e in events if e.decision is Decision.REQUESTED]
-        requested_by = asked[0].by if asked else ""
-        refused = refusal(settings.company(record.company), record.company, by, requested_by)
+        company = settings.company(record.company)
+        refused = approval.refused(register, company, record.company, msg_id, by)
         if refused:
             emit(
                 as_json, {**doc, "status": "refused", "error": refused}, [f"refused: {refused}"], Exit.INVALID
             )
-        run_id = next((e.flow_run_id for e in reversed(asked) if e.flow_run_id), None)
-        if run_id and _resume(run_id, by, approve_it, comment):
-            verb = "approved" if approve_it else "rejected"
+        verb = "approved" if approve_it else "rejected"
+        run_id = next((r for r in reversed(waiting) if r), None)
+        if run_id and _resume(run_id, by, approve_it, comment):  # the run records it (the same rules)
             emit(as_json, {**doc, "status": verb, "flow_run": run_id},
                  [f"{verb} batch {msg_id} as {by}: its waiting run {run_id} resumes and records it"])  # fmt: skip
-        decision = Decision.APPROVED if approve_it else Decision.REJECTED
-        state = register.decide(msg_id, decision, by, comment or None)
+        state, _ = approval.decide(register, company, record.company, msg_id, by, approve_it, comment)
     finally:
         register.close()
-    lines = [f"batch {msg_id} {decision.value.lower()} by {by}: {state.value}"]
+    lines = [f"batch {msg_id} {verb} by {by}: {state.value}"]
     if state is BatchState.BUILT:
         lines.append(
             f"next: paydag send PAYABLES --company {record.company} delivers it (the same payables file)"
         )
-    emit(as_json, {**doc, "status": decision.value.lower(), "state": state.value}, lines)
+    emit(as_json, {**doc, "status": verb, "state": state.value}, lines)
 
 
 def _resume(run_id: str, by: str, approve_it: bool, comment: str) -> bool:

@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from paydag.payables import PaymentBatch
+from paydag.register import BatchState, Decision, Register
 from paydag.settings import Company
 
 
@@ -39,3 +40,49 @@ def approval_timeout(company: Company, now: datetime) -> timedelta:
         return timedelta(hours=company.approval_timeout_hours)
     end = datetime.combine(now.date(), time(23, 59, 59), tzinfo=now.tzinfo)
     return max(end - now, timedelta(minutes=15))
+
+
+def ask(
+    register: Register,
+    msg_id: str,
+    batch: PaymentBatch,
+    company: Company,
+    *,
+    requested_by: str,
+    flow_run_id: str | None,
+    held: bool = False,
+) -> BatchState:
+    """Ask for approval where the company wants it (the batch's total, or `held`: a check holds a
+    payment for approval), once; a run asking again is noted as the one that waits. The batch's
+    state after: BUILT (none needed, or given before), AWAITING_APPROVAL, CANCELLED or SENT."""
+    state = register.batch(msg_id).state
+    if state is BatchState.BUILT and (held or needs_approval(batch, company)):
+        if any(e.decision is Decision.APPROVED for e in register.approvals(msg_id)):
+            return state  # approved before (`paydag approve`): this run delivers it
+        register.request_approval(msg_id, requested_by or "unknown", flow_run_id=flow_run_id)
+    elif state is BatchState.AWAITING_APPROVAL:
+        register.request_approval(msg_id, requested_by or "unknown", flow_run_id=flow_run_id)
+    return register.batch(msg_id).state
+
+
+def refused(register: Register, company: Company, company_id: str, msg_id: str, approver: str) -> str | None:
+    """Why `approver` may not decide on the batch (`refusal`, against who first asked for it), or None."""
+    asked = [e.by for e in register.approvals(msg_id) if e.decision is Decision.REQUESTED]
+    return refusal(company, company_id, approver, asked[0] if asked else "")
+
+
+def decide(
+    register: Register,
+    company: Company,
+    company_id: str,
+    msg_id: str,
+    approver: str,
+    approve: bool,
+    comment: str,
+) -> tuple[BatchState, str | None]:
+    """Record an approver's decision unless the approver is refused: the batch's state, and why not."""
+    why_not = refused(register, company, company_id, msg_id, approver)
+    if why_not:
+        return register.batch(msg_id).state, why_not
+    decision = Decision.APPROVED if approve else Decision.REJECTED
+    return register.decide(msg_id, decision, approver, comment or None), None
