@@ -73,30 +73,20 @@ def validate_and_curate(archived: ingest.Archived, company: str, force: bool) ->
     store = resources.raw_store()
     data = store.read(archived.raw.key)
     with closing(resources.register()) as register:
-        report = ingest.parse_or_quarantine(data, archived, raw_store=store, register=register)
-        existing = None if force else ingest.already_ingested(report, register)
-        if existing is not None:
-            get_run_logger().info(
-                "%s was ingested before (%s); nothing to do", report.accounting_no, existing.curated_path
-            )
-            register.processed(
-                archived.file_id, f"{report.accounting_no} was curated before from {existing.raw_key}"
-            )
-            events.settlement_curated(company, existing.accounting_no, existing.row_count, existing.raw_key)
-            return ingest.IngestOutcome(
-                accounting_no=existing.accounting_no, version=existing.version, state=IngestState.ALREADY, rows=existing.row_count,
-                sums_minor=existing.sums_minor, raw_key=existing.raw_key, curated_path=existing.curated_path,
-                docs_key=existing.docs_key, validation=None,
-            )  # fmt: skip
         try:
-            outcome = ingest.validate_and_curate(
-                report, archived, data, raw_store=store, register=register, curated_dir=s.curated_dir,
-                docs_dir=s.home / "data-docs",
+            outcome = ingest.curate_once(
+                data, archived, raw_store=store, register=register, curated_dir=s.curated_dir,
+                docs_dir=s.home / "data-docs", force=force,
             )  # fmt: skip
         except ingest.SettlementInvalid as exc:
-            _publish(report.accounting_no, exc.validation)
+            _publish(exc.accounting_no, exc.validation)
             raise
-    _publish(report.accounting_no, outcome.validation)
+    if outcome.state is IngestState.ALREADY:
+        get_run_logger().info(
+            "%s was ingested before (%s); nothing to do", outcome.accounting_no, outcome.curated_path
+        )
+    else:
+        _publish(outcome.accounting_no, outcome.validation)
     events.settlement_curated(company, outcome.accounting_no, outcome.rows, outcome.raw_key)
     return outcome
 

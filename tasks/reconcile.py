@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from paydag import reconcile
 from paydag.register import ExceptionsUpdate, ReconException
-from paydag.storage import fetch_input
+from paydag.storage import fetch_input, keep_input
 from tasks import resources
 from tasks.retry import io_task
 
@@ -40,13 +40,17 @@ def read_curated_settlement(accounting_nos: list[str] | None) -> CuratedSettleme
 
 @io_task("read-captures-export")
 def read_captures_export(captures: str | None) -> pd.DataFrame:
+    """The captures export, read and kept in the raw store as it was read."""
     s = resources.settings()
     captures = captures or s.captures_export
     if not captures:
         raise ValueError("no captures export: pass `captures` or set PAYDAG_CAPTURES_EXPORT")
     s.home.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=s.home) as workdir:
-        return reconcile.read_captures(fetch_input(captures, Path(workdir)))
+        path = fetch_input(captures, Path(workdir))
+        exported = reconcile.read_captures(path)
+        keep_input(resources.raw_store(), "captures", path, reader=reconcile.CAPTURES_READER)  # for a replay
+        return exported
 
 
 @task(name="reconcile-settlement-rows", cache_policy=NO_CACHE)
@@ -69,10 +73,8 @@ def carry_exceptions_forward(
     report: pd.DataFrame, settlement: CuratedSettlement
 ) -> tuple[ExceptionsUpdate, list[ReconException]]:
     """Open, keep or resolve the register's exceptions (idempotent: run again, the same outcome)."""
-    items, matched = reconcile.settlement_exceptions(report)
     with closing(resources.register()) as register:
-        update = register.update_exceptions("settlement", open_items=items, matched_keys=matched,
-                                            resolution=f"matched in {settlement.label}", now=datetime.now(UTC))  # fmt: skip
+        update = reconcile.carry_exceptions_forward(register, report, settlement.label, datetime.now(UTC))
         return update, register.exceptions("settlement")
 
 

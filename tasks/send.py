@@ -118,7 +118,7 @@ def archive_file(built: BuiltPain001, company: str) -> RawObject:
 @io_task("register-built")
 def register_built(built: BuiltPain001, raw: RawObject, batch: PaymentBatch) -> str:
     with closing(resources.register()) as register:
-        return send.register_built(register, built, raw, batch).state.value
+        return send.register_built(register, built, raw, batch, raw_store=resources.raw_store()).state.value
 
 
 class Approval(RunInput):
@@ -139,7 +139,7 @@ def ask_approval(
     with closing(resources.register()) as register:
         state = approval.ask(
             register, msg_id, batch, resources.settings().company(company), requested_by=requested_by,
-            flow_run_id=str(flow_run.id) if flow_run.id else None, held=held,
+            flow_run_id=str(flow_run.id) if flow_run.id else None, held=held, raw_store=resources.raw_store(),
         )  # fmt: skip
         payments = register.payments(msg_id)
     if state is BatchState.AWAITING_APPROVAL:
@@ -180,7 +180,8 @@ def decide_approval(msg_id: str, company: str, answer: Approval) -> BatchState:
     logged. The batch's state after."""
     with closing(resources.register()) as register:
         state, refused = approval.decide(register, resources.settings().company(company), company, msg_id,
-                                         answer.approver, answer.approve, answer.comment)  # fmt: skip
+                                         answer.approver, answer.approve, answer.comment,
+                                         raw_store=resources.raw_store())  # fmt: skip
     if refused:
         get_run_logger().error("refused: %s; the batch still waits for approval", refused)
     else:
@@ -198,7 +199,8 @@ def approval_wait(company: str) -> tuple[int, int]:
 def cancel_unapproved(msg_id: str, company: str) -> None:
     """The wait ran out: the batch is cancelled. A plain call, not a task: the run is no longer running."""
     with closing(resources.register()) as register:
-        register.decide(msg_id, Decision.TIMED_OUT, "paydag", f"not approved in time ({company})")
+        approval.record_decision(register, company, msg_id, Decision.TIMED_OUT, "paydag",
+                                 f"not approved in time ({company})", resources.raw_store())  # fmt: skip
 
 
 @io_task("deliver-file", retries=5, provider="pagero-api")
@@ -223,7 +225,7 @@ def deliver_file(msg_id: str, company: str, send_mode: str) -> send.SendOutcome:
 @io_task("follow-file-status", retries=5, provider="pagero-api")
 def follow_status(msg_id: str, company: str) -> FileStatus:
     with closing(resources.register()) as register, closing(resources.channel(company)) as channel:
-        return send.follow_status(msg_id, register=register, channel=channel)
+        return send.follow_status(msg_id, register=register, channel=channel, raw_store=resources.raw_store())
 
 
 @task(name="publish-batch", cache_policy=NO_CACHE)

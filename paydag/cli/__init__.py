@@ -43,6 +43,7 @@ for name, command in [
     ("approve", register.approve),
     ("reject", register.reject),
     ("reconcile-incoming", register.reconcile_incoming),
+    ("replay", register.replay),
     ("demo", demo.demo),
     ("sandbox", demo.sandbox),
 ]:

@@ -163,7 +163,7 @@ def reject(
 
 def _decide(msg_id: str, by: str, *, approve_it: bool, comment: str, as_json: bool) -> None:
     from paydag.register import BatchState, Decision, RegisterError
-    from paydag.resources import open_register
+    from paydag.resources import open_register, open_store
     from paydag.send import approval
     from paydag.settings import load_settings
 
@@ -191,7 +191,8 @@ def _decide(msg_id: str, by: str, *, approve_it: bool, comment: str, as_json: bo
         if run_id and _resume(run_id, by, approve_it, comment):  # the run records it (the same rules)
             emit(as_json, {**doc, "status": verb, "flow_run": run_id},
                  [f"{verb} batch {msg_id} as {by}: its waiting run {run_id} resumes and records it"])  # fmt: skip
-        state, _ = approval.decide(register, company, record.company, msg_id, by, approve_it, comment)
+        state, _ = approval.decide(register, company, record.company, msg_id, by, approve_it, comment,
+                                   raw_store=open_store(settings))  # fmt: skip
     finally:
         register.close()
     lines = [f"batch {msg_id} {verb} by {by}: {state.value}"]
@@ -231,6 +232,23 @@ def _agreed(question: str) -> bool:
         return False
 
 
+def _keep_bills(store: Any, company: str, given: Path | None, bills: Any, label: str, home: Path) -> None:
+    """The bills this run reads, kept in the raw store (a replay of the day reads the same)."""
+    import tempfile
+
+    from paydag.reconcile import BILLS_READER, bills_csv
+    from paydag.storage import keep_input
+
+    if given is not None:
+        keep_input(store, company, given, reader=BILLS_READER, label=label)
+        return
+    home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=home) as workdir:
+        path = Path(workdir) / "synced-payex-bills.csv"
+        path.write_bytes(bills_csv(bills))
+        keep_input(store, company, path, reader=BILLS_READER, label=label)
+
+
 def reconcile_incoming(
     bills: Annotated[
         Path | None,
@@ -245,7 +263,7 @@ def reconcile_incoming(
     """Incoming payments in the register (camt.054 credit) against open bills by OCR."""
     from paydag.cli.runtime import settings_for
     from paydag.reconcile import read_bills, reconcile_incoming_payments
-    from paydag.resources import open_register
+    from paydag.resources import open_register, open_store
     from paydag.sync import bills_for_reconciliation
 
     doc: dict[str, Any] = {
@@ -256,9 +274,10 @@ def reconcile_incoming(
     with failures(doc, as_json, unreadable=(ValueError,)):
         settings = settings_for(company)
         open_bills = read_bills(bills) if bills else bills_for_reconciliation(settings.curated_dir)
+        source = bills.name if bills else "the synced PayEx bills"
+        _keep_bills(open_store(settings), company, bills, open_bills, source, settings.home)
         register = open_register(settings)
     try:
-        source = bills.name if bills else "the synced PayEx bills"
         done = reconcile_incoming_payments(
             register, open_bills, company_id=company, bills_source=source, now=datetime.now(UTC)
         )
@@ -278,3 +297,52 @@ def reconcile_incoming(
     ]
     lines += [f"  {r.ocr}  {r.amount_minor:>10}  {r.state:<18} bill {r.bill_no}" for r in rows.itertuples()]
     emit(as_json, doc, lines)
+
+
+def replay(
+    day: Annotated[
+        str,
+        typer.Option("--date", help="The day to replay, YYYY-MM-DD (the raw store's keys are dated in UTC)."),
+    ],
+    company: Annotated[str | None, typer.Option("--company", help="Only this company's files.")] = None,
+    into: Annotated[
+        str | None,
+        typer.Option(
+            "--into", help="The register to replay into (a database URL); a fresh SQLite when left out."
+        ),
+    ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Replay into a scratch register and report every difference from the live one; nothing is written.",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-apply every file the raw store kept on a day, in the order they came, through the same steps."""
+    from datetime import date
+
+    from paydag.replay import replay as replay_day
+    from paydag.settings import load_settings
+
+    doc: dict[str, Any] = {"command": "replay", "date": day, "company": company, "verify": verify}
+    with failures(doc, as_json, unreadable=(ValueError,)):
+        if verify and into:
+            raise ValueError("--verify replays into a scratch register: leave out --into")
+        when = date.fromisoformat(day)
+        report = replay_day(load_settings(), when, company=company, into=into, verify=verify)
+    doc |= {
+        "into": report.into,
+        "counts": report.counts(),
+        "steps": [vars(s) for s in report.steps],
+        "differences": [d.shown() for d in report.differences],
+    }
+    lines = [f"replayed {len(report.steps)} object(s) kept on {day} into {report.into}: "
+             + (", ".join(f"{n} {w}" for w, n in report.counts().items()) or "nothing kept that day")]  # fmt: skip
+    lines += [f"  {s.stored_at}  {s.what:<28} {s.outcome:<12} {s.detail or ''}" for s in report.steps]
+    lines += [f"{len(report.differences)} difference(s) from the live register"]
+    lines += [f"  {d.describe()}" for d in report.differences[:200]]
+    bad = report.failed or (verify and report.differences)
+    doc["status"] = "differences" if report.differences else ("failed" if report.failed else "ok")
+    emit(as_json, doc, lines, Exit.INVALID if bad else Exit.OK)

@@ -1,8 +1,10 @@
 """Ingesting Swedbank Pay settlement reports: the steps the ingest-settlement-report flow runs (steps)."""
 
 from paydag.ingest.steps import (
+    DOCS_SOURCE,
     KIND,
     RAW_PREFIX,
+    SOURCE,
     Archived,
     IngestOutcome,
     IngestState,
@@ -10,6 +12,7 @@ from paydag.ingest.steps import (
     already_ingested,
     archive,
     curate,
+    curate_once,
     kept,
     new_inbox_files,
     parse_or_quarantine,
@@ -18,8 +21,10 @@ from paydag.ingest.steps import (
 )
 
 __all__ = [
+    "DOCS_SOURCE",
     "KIND",
     "RAW_PREFIX",
+    "SOURCE",
     "Archived",
     "IngestOutcome",
     "IngestState",
@@ -27,6 +32,7 @@ __all__ = [
     "already_ingested",
     "archive",
     "curate",
+    "curate_once",
     "kept",
     "new_inbox_files",
     "parse_or_quarantine",

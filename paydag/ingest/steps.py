@@ -23,6 +23,8 @@ from paydag.register import Register, ReportState, SettlementRecord
 from paydag.storage import Direction, RawObject, RawStore, inbox_files
 from paydag.validation import SuiteValidation, validate_settlement
 
+SOURCE = "ingest-settlement-report"  # the raw store's `source` of a report from the inbox
+DOCS_SOURCE = "ingest-settlement-report: data docs"  # of the Data Docs kept beside it
 RAW_PREFIX = "settlement"  # raw keys: incoming/settlement/{yyyy}/{mm}/{dd}/{sha256}-{name}
 KIND = (
     FileKind.SETTLEMENT.value
@@ -42,6 +44,7 @@ class SettlementInvalid(Exception):
         super().__init__(
             f"settlement report {accounting_no} failed {len(validation.failed)} expectation(s): {names}"
         )
+        self.accounting_no = accounting_no
         self.validation = validation
 
 
@@ -88,7 +91,7 @@ def archive(data: bytes, name: str, *, company_id: str, raw_store: RawStore, reg
         RAW_PREFIX,
         name,
         data,
-        source="ingest-settlement-report",
+        source=f"{SOURCE} ({company_id})",  # the company: the key names only the report's kind
         content_type="application/xml",
     )
     received = register.record_received(company_id, raw=raw, name=name, kind=KIND, provider_document_id=None)
@@ -123,6 +126,33 @@ def parse_or_quarantine(
 def already_ingested(report: SettlementReport, register: Register) -> SettlementRecord | None:
     existing = register.settlement(report.accounting_no)
     return existing if existing is not None and existing.state == ReportState.CURATED else None
+
+
+def curate_once(
+    data: bytes,
+    archived: Archived,
+    *,
+    raw_store: RawStore,
+    register: Register,
+    curated_dir: Path,
+    docs_dir: Path,
+    force: bool = False,
+) -> IngestOutcome:
+    """Parse (or quarantine), then validate and curate, unless the AccountingNo was curated before and
+    the run is not forced: the file is then done, and the outcome ALREADY names the earlier one."""
+    report = parse_or_quarantine(data, archived, raw_store=raw_store, register=register)
+    existing = None if force else already_ingested(report, register)
+    if existing is None:
+        return validate_and_curate(
+            report, archived, data, raw_store=raw_store, register=register, curated_dir=curated_dir,
+            docs_dir=docs_dir,
+        )  # fmt: skip
+    register.processed(archived.file_id, f"{report.accounting_no} was curated before from {existing.raw_key}")
+    return IngestOutcome(
+        accounting_no=existing.accounting_no, version=existing.version, state=IngestState.ALREADY, rows=existing.row_count,
+        sums_minor=existing.sums_minor, raw_key=existing.raw_key, curated_path=existing.curated_path,
+        docs_key=existing.docs_key, validation=None,
+    )  # fmt: skip
 
 
 def validate_and_curate(
@@ -183,6 +213,6 @@ def _store_docs(docs: Path, report: SettlementReport, raw_store: RawStore) -> st
                 archive_.writestr(info, path.read_bytes())
     obj = raw_store.put(
         Direction.INCOMING, RAW_PREFIX, f"{report.accounting_no}-data-docs.zip", buffer.getvalue(),
-        source="ingest-settlement-report", content_type="application/zip",
+        source=DOCS_SOURCE, content_type="application/zip",
     )  # fmt: skip
     return obj.key

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from paydag.formats.camt053 import parse_camt053
@@ -34,6 +35,7 @@ class DocumentState(StrEnum):
 
 FINISHED = (FileState.PROCESSED, FileState.HANDED_OVER, FileState.QUARANTINED)  # nothing left to do here
 SETTLEMENT_READER = "ingest-settlement-report"  # settlement reports that come this way are its input
+SOURCE = "poll-return-files"  # the raw store's `source` of what a poll received
 
 
 @dataclass(frozen=True)
@@ -73,19 +75,40 @@ def receive_document(
     if known is not None and known.state in FINISHED:
         return DocumentOutcome(document.id, name, known.kind, DocumentState.ALREADY, known.raw_key)
     data = channel.download(document.id)
+    return take_in(
+        data, name, provider_id=document.id, company_id=company_id, raw_store=raw_store, register=register,
+        ledger=ledger,
+    )  # fmt: skip
+
+
+def take_in(
+    data: bytes,
+    name: str,
+    *,
+    provider_id: str | None,
+    company_id: str,
+    raw_store: RawStore,
+    register: Register,
+    ledger: RentLedgerDrop | None,
+    at: datetime | None = None,
+) -> DocumentOutcome:
+    """A received document's bytes: stored (at `at`: a replay's original time, so the same key),
+    registered, classified, parsed, applied; incoming payments handed to the rent ledger (`ledger`
+    None: a replay, whose ledger has them already)."""
     raw = raw_store.put(
-        Direction.INCOMING, company_id, name, data, source="poll-return-files", content_type="application/xml",
-        provider_id=document.id,
+        Direction.INCOMING, company_id, name, data, source=SOURCE, content_type="application/xml",
+        provider_id=provider_id, at=at,
     )  # fmt: skip
     kind = classify(data, name)
+    document_id = provider_id or raw.sha256
     received = register.record_received(
-        company_id, raw=raw, name=name, kind=kind.label, provider_document_id=document.id
+        company_id, raw=raw, name=name, kind=kind.label, provider_document_id=provider_id
     )
     if received.state in FINISHED:
-        return DocumentOutcome(document.id, name, received.kind, DocumentState.ALREADY, received.raw_key)
+        return DocumentOutcome(document_id, name, received.kind, DocumentState.ALREADY, received.raw_key)
     if kind.kind is FileKind.SETTLEMENT:  # kept and registered; the ingest flow validates and curates it
         register.hand_over(received.id, SETTLEMENT_READER)
-        return DocumentOutcome(document.id, name, kind.label, DocumentState.HANDED_OVER, raw.key)
+        return DocumentOutcome(document_id, name, kind.label, DocumentState.HANDED_OVER, raw.key)
     warnings = list(kind.warnings)
     try:
         ledger_copy = None
@@ -97,7 +120,8 @@ def receive_document(
             transactions = parse_camt054(data, name).transactions
             entries = len(transactions)
             warnings += [t.warning for t in transactions if t.warning]
-            if kind.has_credit:  # before the register commits: a crash in between repeats an idempotent copy
+            if kind.has_credit and ledger is not None:  # before the register commits: a crash in between
+                # repeats an idempotent copy
                 ledger_copy = ledger.deliver(name, data)
             result = register.apply_account_notification(received.id, transactions)
         elif kind.kind is FileKind.CAMT053:  # a statement: its entries book and record as a notification's do
@@ -108,11 +132,11 @@ def receive_document(
         else:
             raise FormatError(kind.reason or f"{name}: {kind.label} is not a return file")
     except FormatError as exc:
-        _quarantine(raw_store, register, received.id, company_id, name, data, str(exc))
+        _quarantine(raw_store, register, received.id, company_id, name, data, str(exc), at)
         return DocumentOutcome(
-            document.id, name, kind.label, DocumentState.QUARANTINED, raw.key, reason=str(exc)
+            document_id, name, kind.label, DocumentState.QUARANTINED, raw.key, reason=str(exc)
         )
-    outcome = _outcome(document.id, name, kind.label, raw.key, result, ledger_copy, entries)
+    outcome = _outcome(document_id, name, kind.label, raw.key, result, ledger_copy, entries)
     return dataclasses.replace(outcome, warnings=tuple(warnings))
 
 
@@ -124,8 +148,9 @@ def _quarantine(
     name: str,
     data: bytes,
     reason: str,
+    at: datetime | None,
 ) -> None:
-    raw_store.put(Direction.QUARANTINE, company_id, name, data, source=f"quarantined: {reason[:200]}")
+    raw_store.put(Direction.QUARANTINE, company_id, name, data, source=f"quarantined: {reason[:200]}", at=at)
     register.quarantine(file_id, reason)
 
 

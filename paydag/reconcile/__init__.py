@@ -2,9 +2,11 @@
 incoming payments against open bills (`incoming`)."""
 
 from paydag.reconcile.incoming import (
+    BILLS_READER,
     INCOMING_COLUMNS,
     IncomingReconciliation,
     IncomingState,
+    bills_csv,
     incoming_exceptions,
     incoming_frame,
     read_bills,
@@ -12,9 +14,11 @@ from paydag.reconcile.incoming import (
     reconcile_incoming_payments,
 )
 from paydag.reconcile.settlement import (
+    CAPTURES_READER,
     OPEN_SETTLEMENT_STATES,
     CapturesUnreadable,
     SettlementState,
+    carry_exceptions_forward,
     curated_settlement,
     normalise_captures,
     read_captures,
@@ -27,12 +31,16 @@ from paydag.reconcile.settlement import (
 )
 
 __all__ = [
+    "BILLS_READER",
+    "CAPTURES_READER",
     "INCOMING_COLUMNS",
     "OPEN_SETTLEMENT_STATES",
     "CapturesUnreadable",
     "IncomingReconciliation",
     "IncomingState",
     "SettlementState",
+    "bills_csv",
+    "carry_exceptions_forward",
     "curated_settlement",
     "incoming_exceptions",
     "incoming_frame",

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from paydag.register import ExceptionsUpdate, Register
 
 
+BILLS_READER = "reconcile-incoming"  # the raw store's `source` of a bills file it kept
+
+
 class IncomingState(StrEnum):
     MATCHED = "matched"
     PARTIAL = "partial"
@@ -49,6 +52,16 @@ def read_bills(path: Path) -> pd.DataFrame:
             "amount_minor": minor,
         }
     )
+
+
+def bills_csv(bills: pd.DataFrame) -> bytes:
+    """Bills (bill_no, payment_reference, amount_minor) as the CSV `read_bills` reads: how a bills list
+    that came from elsewhere (the synced PayEx bills) is kept beside the day's files."""
+    from paydag.money import from_minor
+
+    out = pd.DataFrame({"bill_no": bills["bill_no"], "payment_reference": bills["payment_reference"],
+                        "amount": [f"{from_minor(int(m), 'SEK'):f}" for m in bills["amount_minor"]]})  # fmt: skip
+    return out.to_csv(index=False).encode()
 
 
 INCOMING_COLUMNS = [

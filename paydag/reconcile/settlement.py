@@ -9,12 +9,19 @@ the API's minor units with the sign of its type (Capture/Sale +, Reversal −).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from paydag.register import ExceptionsUpdate, Register
+
+
+CAPTURES_READER = "reconcile-settlement"  # the raw store's `source` of a captures export it kept
 
 
 class SettlementState(StrEnum):
@@ -338,6 +345,17 @@ def settlement_exceptions(report: pd.DataFrame) -> tuple[dict[str, tuple[str, di
         report.loc[~report["state"].isin(OPEN_SETTLEMENT_STATES), "transaction_no"].dropna().astype(str)
     )
     return items, matched
+
+
+def carry_exceptions_forward(
+    register: Register, report: pd.DataFrame, label: str, now: datetime
+) -> ExceptionsUpdate:
+    """Open, keep or resolve the register's settlement exceptions from a reconciliation report
+    (idempotent: run again, the same outcome)."""
+    items, matched = settlement_exceptions(report)
+    return register.update_exceptions(
+        "settlement", open_items=items, matched_keys=matched, resolution=f"matched in {label}", now=now
+    )
 
 
 def report_level(

@@ -13,9 +13,10 @@ from paydag.register.claims import Claims
 from paydag.register.exceptions import ReconExceptions
 from paydag.register.received import ReceivedFiles
 from paydag.register.settlements import SettlementReports
+from paydag.register.snapshot import Snapshots
 
 
-class Register(Batches, Approvals, ReceivedFiles, SettlementReports, ReconExceptions):
+class Register(Batches, Approvals, ReceivedFiles, SettlementReports, ReconExceptions, Snapshots):
     """The register at `url` (SQLite or PostgreSQL), migrated to the newest schema unless `migrate` is False."""
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:

@@ -11,6 +11,8 @@ from decimal import Decimal
 from paydag.payables import PaymentBatch
 from paydag.register import BatchState, Decision, Register
 from paydag.settings import Company
+from paydag.storage import RawStore
+from paydag.storage.journal import BatchEvent, record
 
 
 def needs_approval(batch: PaymentBatch, company: Company) -> bool:
@@ -51,6 +53,7 @@ def ask(
     requested_by: str,
     flow_run_id: str | None,
     held: bool = False,
+    raw_store: RawStore | None = None,
 ) -> BatchState:
     """Ask for approval where the company wants it (the batch's total, or `held`: a check holds a
     payment for approval), once; a run asking again is noted as the one that waits. The batch's
@@ -59,9 +62,17 @@ def ask(
     if state is BatchState.BUILT and (held or needs_approval(batch, company)):
         if any(e.decision is Decision.APPROVED for e in register.approvals(msg_id)):
             return state  # approved before (`paydag approve`): this run delivers it
-        register.request_approval(msg_id, requested_by or "unknown", flow_run_id=flow_run_id)
-    elif state is BatchState.AWAITING_APPROVAL:
-        register.request_approval(msg_id, requested_by or "unknown", flow_run_id=flow_run_id)
+    elif state is not BatchState.AWAITING_APPROVAL:
+        return state
+    by = requested_by or "unknown"
+    register.request_approval(msg_id, by, flow_run_id=flow_run_id)
+    record(
+        raw_store,
+        batch.company,
+        msg_id,
+        BatchEvent.APPROVAL_REQUESTED,
+        {"by": by, "flow_run_id": flow_run_id},
+    )
     return register.batch(msg_id).state
 
 
@@ -79,10 +90,30 @@ def decide(
     approver: str,
     approve: bool,
     comment: str,
+    *,
+    raw_store: RawStore | None = None,
 ) -> tuple[BatchState, str | None]:
     """Record an approver's decision unless the approver is refused: the batch's state, and why not."""
     why_not = refused(register, company, company_id, msg_id, approver)
     if why_not:
         return register.batch(msg_id).state, why_not
     decision = Decision.APPROVED if approve else Decision.REJECTED
-    return register.decide(msg_id, decision, approver, comment or None), None
+    return record_decision(register, company_id, msg_id, decision, approver, comment or None, raw_store), None
+
+
+def record_decision(
+    register: Register,
+    company_id: str,
+    msg_id: str,
+    decision: Decision,
+    by: str,
+    comment: str | None,
+    raw_store: RawStore | None,
+) -> BatchState:
+    """A decision in the register, then in the journal (a batch no longer waiting is left as it is)."""
+    before = register.batch(msg_id).state
+    state = register.decide(msg_id, decision, by, comment)
+    if before is BatchState.AWAITING_APPROVAL:
+        record(raw_store, company_id, msg_id, BatchEvent.DECIDED,
+               {"decision": decision.value, "by": by, "comment": comment})  # fmt: skip
+    return state

@@ -22,6 +22,7 @@ from paydag.register import BatchRecord, BatchState, Register
 from paydag.send.controls import DEFAULT_CONTROLS, Controls, apply_controls
 from paydag.settings import Company
 from paydag.storage import Direction, RawObject, RawStore
+from paydag.storage.journal import BatchEvent, as_body, record
 
 
 class BatchInvalid(Exception):
@@ -127,17 +128,33 @@ def archive_file(built: BuiltPain001, *, company_id: str, raw_store: RawStore) -
 
 
 def register_built(
-    register: Register, built: BuiltPain001, raw: RawObject, batch: PaymentBatch
+    register: Register,
+    built: BuiltPain001,
+    raw: RawObject,
+    batch: PaymentBatch,
+    *,
+    raw_store: RawStore | None = None,
 ) -> BatchRecord:
-    return register.record_built(
+    """Register the archived file and its payments (BUILT), and keep the batch's record beside the file
+    (what a replay registers it from)."""
+    file_format = f"pain.001.001.{built.version.value}"
+    done = register.record_built(
         built.msg_id,
         raw=raw,
         name=built.path.name,
-        file_format=f"pain.001.001.{built.version.value}",
+        file_format=file_format,
         nb_of_txs=built.nb_of_txs,
         ctrl_sum=f"{built.ctrl_sum:f}",
         payments=((p, built.end_to_end_id(p), built.pmt_inf_id(p)) for p in batch.payments),
     )
+    record(raw_store, batch.company, built.msg_id, BatchEvent.BUILT, {
+        "file_key": raw.key, "name": built.path.name, "file_format": file_format, "source": batch.source,
+        "created_at": built.created_at.isoformat(), "nb_of_txs": built.nb_of_txs,
+        "ctrl_sum": f"{built.ctrl_sum:f}",
+        "payments": [as_body(p) | {"end_to_end_id": built.end_to_end_id(p), "pmt_inf_id": built.pmt_inf_id(p)}
+                     for p in batch.payments],
+    }, at=built.created_at)  # fmt: skip
+    return done
 
 
 def deliver(
@@ -155,12 +172,15 @@ def deliver(
     if record is None or record.raw_key is None:
         raise RuntimeError(f"batch {msg_id} is not built and archived")
     if record.state is BatchState.SENT and record.provider_file_id:
+        _journal_sent(raw_store, record.company, msg_id, record.provider_file_id, None)
         return SendOutcome(msg_id, record.provider_file_id, uploaded=False)
     if record.state in (BatchState.AWAITING_APPROVAL, BatchState.CANCELLED):  # never sent unapproved
         raise BatchNotApproved(f"batch {msg_id} is {record.state.value}: it may not be sent")
     found = channel.find_by_sender_reference(msg_id, company.provider_company_id)
     if found is not None:
-        register.record_sent(msg_id, found.id, detail="found at the provider by senderReference")
+        detail = "found at the provider by senderReference"
+        register.record_sent(msg_id, found.id, detail=detail)
+        _journal_sent(raw_store, record.company, msg_id, found.id, detail)
         return SendOutcome(msg_id, found.id, uploaded=False)
     file_id = channel.upload(
         raw_store.read(record.raw_key),
@@ -171,14 +191,32 @@ def deliver(
         send_mode=send_mode,
     )
     register.record_sent(msg_id, file_id)
+    _journal_sent(raw_store, record.company, msg_id, file_id, None)
     return SendOutcome(msg_id, file_id, uploaded=True)
 
 
-def follow_status(msg_id: str, *, register: Register, channel: PaymentChannel) -> FileStatus:
-    """The provider's processing status of the sent file, recorded in the register."""
-    record = register.batch(msg_id)
-    if record is None or record.provider_file_id is None:
+def _journal_sent(
+    raw_store: RawStore, company_id: str, msg_id: str, provider_file_id: str, detail: str | None
+) -> None:
+    # no time in it: a rerun that finds the batch sent writes the same record, a no-op
+    record(
+        raw_store,
+        company_id,
+        msg_id,
+        BatchEvent.SENT,
+        {"provider_file_id": provider_file_id, "detail": detail},
+    )
+
+
+def follow_status(
+    msg_id: str, *, register: Register, channel: PaymentChannel, raw_store: RawStore | None = None
+) -> FileStatus:
+    """The provider's processing status of the sent file, recorded in the register (and the journal)."""
+    batch = register.batch(msg_id)
+    if batch is None or batch.provider_file_id is None:
         raise RuntimeError(f"batch {msg_id} has not been sent")
-    status = channel.status(record.provider_file_id)
-    register.record_file_status(msg_id, f"PROVIDER_{status.state}", "; ".join(status.errors) or None)
+    status = channel.status(batch.provider_file_id)
+    state, detail = f"PROVIDER_{status.state}", "; ".join(status.errors) or None
+    register.record_file_status(msg_id, state, detail)
+    record(raw_store, batch.company, msg_id, BatchEvent.STATUS, {"state": state, "detail": detail})
     return status

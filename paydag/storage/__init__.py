@@ -2,7 +2,7 @@
 backend per file), input files and inboxes by path or s3:// URI (inputs), the rent-ledger drop
 (rent_ledger). s3.py makes the only boto3 client."""
 
-from paydag.storage.inputs import fetch_input, inbox_files
+from paydag.storage.inputs import fetch_input, inbox_files, keep_input
 from paydag.storage.local import LocalRawStore
 from paydag.storage.raw import (
     Direction,
@@ -28,6 +28,7 @@ __all__ = [
     "S3RawStore",
     "fetch_input",
     "inbox_files",
+    "keep_input",
     "open_raw_store",
     "raw_key",
     "safe_name",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from paydag.storage.raw import RawStoreError, safe_name
+from paydag.storage.raw import Direction, RawObject, RawStore, RawStoreError, safe_name
 
 
 def fetch_input(uri: str, workdir: Path) -> Path:
@@ -45,3 +45,15 @@ def inbox_files(inbox: str) -> list[tuple[str, bytes]]:
         for p in sorted(directory.iterdir())
         if p.is_file() and not p.name.startswith(".")
     ]
+
+
+def keep_input(
+    raw_store: RawStore, owner: str, path: Path, *, reader: str, label: str | None = None
+) -> RawObject:
+    """An input a step reads besides bank files (a captures export, a bills file), kept as it was read
+    (`incoming/{owner}/…`, source `{reader}: {label}`), so that a replay of the day reads the same."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RawStoreError(f"{path}: cannot be read to keep: {exc.strerror}") from None
+    return raw_store.put(Direction.INCOMING, owner, path.name, data, source=f"{reader}: {label or path.name}")

@@ -91,7 +91,7 @@ class RawStore(Protocol):
     def list(self, prefix: str = "") -> Iterator[str]: ...
 
 
-def _describe(
+def describe(
     direction: Direction,
     company: str,
     name: str,
@@ -137,7 +137,7 @@ class _WriteOnceStore:
         at: datetime | None = None,
     ) -> RawObject:
         return self._write(
-            _describe(direction, company, name, data, source, content_type, provider_id, at), data
+            describe(direction, company, name, data, source, content_type, provider_id, at), data
         )
 
     def _write(self, obj: RawObject, data: bytes) -> RawObject:

@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import socket
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from paydag.cli.demo.stack import free_port
+from paydag.register import Register
+from paydag.register.snapshot import differences
 from paydag.samples import ocr_reference
 from tests.paydag.cli.test_commands import paydag
 
@@ -69,6 +72,31 @@ def test_the_daily_cycle_runs_through_the_deployments(tmp_path: Path, ports: lis
     bills.write_text(bills.read_text().replace("9000.00", "8575.00"))
     later = json.loads(paydag("reconcile-incoming", "--bills", str(bills), "--json", cwd=tmp_path).stdout)
     assert later["exceptions"] == {"opened": 0, "still_open": 1, "resolved": 1}
+
+    # The day replayed from the raw store into a fresh register holds what the live register holds.
+    today = datetime.now(UTC).date()
+    result = paydag("replay", "--date", today.isoformat(), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    replayed = json.loads(result.stdout)
+    assert replayed["status"] == "ok" and replayed["differences"] == []
+    counts = replayed["counts"]
+    assert counts["batch built"] == 1 and counts["batch decided"] == 1 and counts["batch sent"] == 1
+    assert counts["return file → settlement report"] >= 1 and counts["captures export"] == 1
+    assert counts["bills"] == 2  # the two bills files reconciled by hand
+    assert not [s for s in replayed["steps"] if s["outcome"] == "failed"]
+    keys = [s["key"] for s in replayed["steps"]]
+    live_url = f"sqlite:///{tmp_path / '.paydag' / 'register.sqlite3'}"
+    live, fresh = (Register(u) for u in (live_url, replayed["into"]))
+    try:
+        since = datetime(today.year, today.month, today.day, tzinfo=UTC)
+        mine, theirs = live.snapshot(keys, since), fresh.snapshot(keys, since)
+    finally:
+        live.close(), fresh.close()
+    assert differences(mine, theirs) == []  # compared field by field, ids and write times aside
+    assert len(theirs["payments"]) == 12 and len(theirs["incoming_payments"]) == 3
+    assert {k[0] for k in theirs["recon_exceptions"]} == {"settlement", "incoming"}
+    assert sum(e["resolved"] for e in theirs["recon_exceptions"].values()) == 1  # the partial one, resolved
+    assert paydag("replay", "--date", today.isoformat(), "--verify", cwd=tmp_path).returncode == 0
 
 
 def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:

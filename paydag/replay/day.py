@@ -1,0 +1,314 @@
+"""Replaying a day from the raw store: every object kept that day, in the order it was kept, through the
+same steps that first took it in, into a register of the caller's choosing.
+
+What is replayed, by the `source` each object was kept with:
+- the batch journal (`paydag.storage.journal`): a batch built from its payments (its pain.001 beside
+  it), approval asked for and decided, the provider's file id and status;
+- return files a poll received: stored, classified, parsed and applied as the poll does (a settlement
+  report among them is then ingested, as the poll's event triggers it);
+- settlement reports from the inbox: parsed, validated and curated (into the replay's own folder);
+- a captures export or a bills file a reconciliation read: reconciled again, exceptions carried forward.
+Not replayed, and listed as such: Data Docs and quarantined copies (what a step wrote, not read), the
+synced PayEx accounts (the register holds none of them).
+
+The live raw store is read and never written: a put of what it holds already returns its object (the
+same key: the original time is given), and anything new (this replay's Data Docs) goes to a scratch
+store in the replay's folder. Rent-ledger copies are not made again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from paydag import ingest, poll, reconcile
+from paydag.payables.batch import AccountType, Payment, PaymentType
+from paydag.register import Decision, Register
+from paydag.settings import Company
+from paydag.storage import Direction, LocalRawStore, RawObject, RawStore
+from paydag.storage.journal import SOURCE as JOURNAL
+from paydag.storage.journal import BatchEvent, read_record
+from paydag.storage.raw import describe
+
+SEND_SOURCE = "send-payment-file"  # the raw store's `source` of a built pain.001
+_ORDER = {
+    BatchEvent.BUILT: 0,
+    BatchEvent.APPROVAL_REQUESTED: 1,
+    BatchEvent.DECIDED: 2,
+    BatchEvent.SENT: 3,
+    BatchEvent.STATUS: 4,
+}  # fmt: skip  (within one second, a batch's steps in the order they happen)
+
+
+class ReplayStore:
+    """The live store read, never written; a put it does not hold goes to `scratch`."""
+
+    def __init__(self, live: RawStore, scratch: RawStore) -> None:
+        self.live, self.scratch, self.url = live, scratch, live.url
+
+    def put(self, direction: Direction, company: str, name: str, data: bytes, *, source: str,
+            content_type: str = "application/octet-stream", provider_id: str | None = None,
+            at: datetime | None = None) -> RawObject:  # fmt: skip
+        obj = describe(direction, company, name, data, source, content_type, provider_id, at)
+        held = self.live.head(obj.key)
+        if held is not None:
+            return held
+        return self.scratch.put(direction, company, name, data, source=source, content_type=content_type,
+                                provider_id=provider_id, at=at)  # fmt: skip
+
+    def read(self, key: str) -> bytes:
+        return self.scratch.read(key) if self.scratch.exists(key) else self.live.read(key)
+
+    def head(self, key: str) -> RawObject | None:
+        return self.live.head(key) or self.scratch.head(key)
+
+    def exists(self, key: str) -> bool:
+        return self.live.exists(key) or self.scratch.exists(key)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        yield from self.live.list(prefix)
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """One kept object and what its replay did."""
+
+    key: str
+    stored_at: str
+    what: str  # batch built, return file, settlement report, captures export, …
+    outcome: str  # what the step said (a state, "skipped", "failed")
+    detail: str | None = None
+
+
+def day_objects(store: RawStore, day: date, company: str | None = None) -> list[RawObject]:
+    """Every object kept on `day` (UTC, as the keys are dated), quarantined copies aside, in the order
+    they were kept."""
+    stamp = f"{day:%Y/%m/%d}/"
+    found: list[RawObject] = []
+    for direction in (Direction.OUTGOING, Direction.INCOMING):
+        for key in store.list(f"{direction.value}/"):
+            parts = key.split("/")
+            if "/".join(parts[2:5]) + "/" != stamp:
+                continue
+            obj = store.head(key)
+            if obj is not None and (company is None or _company_of(obj) in (company, None)):
+                found.append(obj)
+    return sorted(found, key=lambda o: (o.stored_at, _rank(o), o.key))
+
+
+def _rank(obj: RawObject) -> int:
+    if obj.source == JOURNAL:
+        return _ORDER[BatchEvent(obj.key.rsplit(".", 2)[-2])]
+    return 0 if obj.source == SEND_SOURCE else 9
+
+
+def _company_of(obj: RawObject) -> str | None:
+    """The company an object belongs to; None where the key does not say (a captures export)."""
+    owner = obj.key.split("/")[1]
+    if obj.source.startswith(f"{ingest.SOURCE} ("):
+        return obj.source.removeprefix(f"{ingest.SOURCE} (").rstrip(")")
+    return None if owner == "captures" else owner
+
+
+def _name(obj: RawObject) -> str:
+    return obj.key.rsplit("/", 1)[-1].removeprefix(f"{obj.sha256}-")
+
+
+@dataclass
+class DayReplay:
+    """The steps of a day, applied to `register`; the live store read through `store` (a ReplayStore)."""
+
+    store: RawStore
+    register: Register
+    companies: Mapping[str, Company]
+    workdir: Path
+    timezone: str = "Europe/Stockholm"
+    default_company: str = "demo"
+    curated: dict[str, Path] = dataclasses.field(default_factory=dict)  # the day's reports, where curated
+
+    def run(self, objects: list[RawObject]) -> list[Replayed]:
+        done: list[Replayed] = []
+        built: set[str] = set()
+        for obj in objects:
+            try:
+                done.append(self._one(obj, built))
+            except Exception as exc:  # noted with the object; the rest of the day goes on
+                done.append(
+                    Replayed(obj.key, obj.stored_at, _what(obj), "failed", f"{type(exc).__name__}: {exc}")
+                )
+        unregistered = "no batch record beside it (kept before batches were journalled): not registered"
+        return [
+            dataclasses.replace(r, outcome="skipped", detail=unregistered)
+            if r.what == "pain.001" and r.key not in built
+            else r
+            for r in done
+        ]
+
+    def _one(self, obj: RawObject, built: set[str]) -> Replayed:
+        at = datetime.fromisoformat(obj.stored_at)
+        what = _what(obj)
+        if obj.source == JOURNAL:
+            return self._journal(obj, built)
+        if obj.source == SEND_SOURCE:
+            return Replayed(obj.key, obj.stored_at, what, "kept")
+        if obj.source == poll.SOURCE:
+            company = obj.key.split("/")[1]
+            self._ensure(company)
+            outcome = poll.take_in(
+                self.store.read(obj.key), _name(obj), provider_id=obj.provider_id, company_id=company,
+                raw_store=self.store, register=self.register, ledger=None, at=at,
+            )  # fmt: skip
+            settlement = outcome.kind == ingest.KIND
+            if (
+                outcome.state is poll.DocumentState.HANDED_OVER or settlement
+            ):  # the poll's event starts the ingest
+                return self._settlement(obj, company, what=f"{what} → settlement report")
+            detail = f"{outcome.changed} payment(s) changed, {outcome.incoming} incoming" + (
+                f"; {outcome.reason}" if outcome.reason else ""
+            )
+            return Replayed(obj.key, obj.stored_at, what, outcome.state.value, detail)
+        if obj.source.startswith(ingest.SOURCE) and obj.source != ingest.DOCS_SOURCE:
+            return self._settlement(obj, _company_of(obj) or self.default_company, what=what)
+        if obj.source.startswith(f"{reconcile.CAPTURES_READER}: "):
+            return self._captures(obj, at)
+        if obj.source.startswith(f"{reconcile.BILLS_READER}: "):
+            return self._bills(obj, at)
+        return Replayed(obj.key, obj.stored_at, what, "skipped", f"kept by {obj.source}: nothing to replay")
+
+    def _ensure(self, company: str) -> None:
+        if company in self.companies:
+            self.register.ensure_company(company, self.companies[company])
+
+    def _journal(self, obj: RawObject, built: set[str]) -> Replayed:
+        rec = read_record(self.store, obj)
+        body, msg_id, r = rec.body, rec.msg_id, self.register
+        if rec.event is BatchEvent.BUILT:
+            self._ensure(rec.company_id)
+            r.begin_batch(msg_id, rec.company_id, body["source"], datetime.fromisoformat(body["created_at"]))
+            file = self.store.head(body["file_key"])
+            if file is None:
+                raise FileNotFoundError(f"{body['file_key']}: the batch's file is not in the raw store")
+            payments = [_payment(p) for p in body["payments"]]
+            state = r.record_built(
+                msg_id, raw=file, name=body["name"], file_format=body["file_format"], nb_of_txs=body["nb_of_txs"],
+                ctrl_sum=body["ctrl_sum"],
+                payments=((p, d["end_to_end_id"], d["pmt_inf_id"]) for p, d in zip(payments, body["payments"], strict=True)),
+            ).state  # fmt: skip
+            built.add(body["file_key"])
+            return Replayed(
+                obj.key, obj.stored_at, "batch built", state.value, f"{msg_id}: {len(payments)} payment(s)"
+            )
+        if rec.event is BatchEvent.APPROVAL_REQUESTED:
+            r.request_approval(msg_id, body["by"], flow_run_id=body.get("flow_run_id"))
+        elif rec.event is BatchEvent.DECIDED:
+            r.decide(msg_id, Decision(body["decision"]), body["by"], body.get("comment"))
+        elif rec.event is BatchEvent.SENT:
+            r.record_sent(msg_id, body["provider_file_id"], detail=body.get("detail"))
+        else:
+            r.record_file_status(msg_id, body["state"], body.get("detail"))
+        state = r.batch(msg_id)
+        return Replayed(
+            obj.key, obj.stored_at, f"batch {rec.event.value}", state.state.value if state else "?", msg_id
+        )
+
+    def _settlement(self, obj: RawObject, company: str, *, what: str) -> Replayed:
+        self._ensure(company)
+        archived = ingest.kept(obj.key, company_id=company, raw_store=self.store, register=self.register)
+        try:
+            outcome = ingest.curate_once(
+                self.store.read(obj.key), archived, raw_store=self.store, register=self.register,
+                curated_dir=self.workdir / "curated", docs_dir=self.workdir / "data-docs",
+            )  # fmt: skip
+        except ingest.SettlementInvalid as exc:
+            return Replayed(obj.key, obj.stored_at, what, "QUARANTINED", str(exc))
+        if outcome.curated_path:
+            self.curated[outcome.accounting_no] = Path(outcome.curated_path)
+        return Replayed(
+            obj.key,
+            obj.stored_at,
+            what,
+            outcome.state.value,
+            f"{outcome.accounting_no}: {outcome.rows} row(s)",
+        )
+
+    def _captures(self, obj: RawObject, at: datetime) -> Replayed:
+        # the reports curated (or found curated) this day, as the ingest's event named them to the live run
+        folder = next(iter(self.curated.values())).parent.parent if self.curated else self.workdir / "curated"
+        rows, earlier, names = reconcile.curated_settlement(folder, sorted(self.curated) or None)
+        captures = reconcile.read_captures(self._as_file(obj))
+        day = at.astimezone(ZoneInfo(self.timezone)).date()
+        report = reconcile.reconcile_settlement(rows, captures, as_of=day, earlier_settlement=earlier)
+        update = reconcile.carry_exceptions_forward(self.register, report, ", ".join(names), at)
+        return Replayed(obj.key, obj.stored_at, "captures export", "reconciled",
+                        f"{', '.join(names)}: {reconcile.state_counts(report)}; {update.opened} exception(s) opened")  # fmt: skip
+
+    def _bills(self, obj: RawObject, at: datetime) -> Replayed:
+        company = obj.key.split("/")[1]
+        bills = reconcile.read_bills(self._as_file(obj))
+        done = reconcile.reconcile_incoming_payments(
+            self.register, bills, company_id=company, bills_source=obj.source.split(": ", 1)[1], now=at
+        )
+        return Replayed(obj.key, obj.stored_at, "bills", "reconciled",
+                        f"{len(done.report)} incoming payment(s); {done.update.opened} exception(s) opened")  # fmt: skip
+
+    def _as_file(self, obj: RawObject) -> Path:
+        folder = Path(tempfile.mkdtemp(dir=self.workdir))
+        path = folder / _name(obj)
+        path.write_bytes(self.store.read(obj.key))
+        return path
+
+
+def _what(obj: RawObject) -> str:
+    if obj.source == JOURNAL:
+        return f"batch {obj.key.rsplit('.', 2)[-2]}"
+    named = {SEND_SOURCE: "pain.001", poll.SOURCE: "return file", ingest.DOCS_SOURCE: "data docs"}
+    if obj.source in named:
+        return named[obj.source]
+    if obj.source.startswith(ingest.SOURCE):
+        return "settlement report"
+    if obj.source.startswith(f"{reconcile.BILLS_READER}: "):
+        return "bills"
+    if obj.source.startswith(f"{reconcile.CAPTURES_READER}: "):
+        return "captures export"
+    return obj.source
+
+
+def _payment(d: Mapping[str, object]) -> Payment:
+    """A payment as the batch record keeps it (`journal.as_body`)."""
+    names = {f.name for f in dataclasses.fields(Payment)}
+    values = {k: v for k, v in d.items() if k in names}
+    values |= {
+        "account_type": AccountType(values["account_type"]), "payment_type": PaymentType(values["payment_type"]),
+        "amount": Decimal(str(values["amount"])), "execution_date": date.fromisoformat(str(values["execution_date"])),
+        "flags": tuple(values.get("flags") or ()),
+    }  # fmt: skip
+    return Payment(**values)  # type: ignore[arg-type]
+
+
+def replay_day(
+    day: date,
+    *,
+    live: RawStore,
+    register: Register,
+    companies: Mapping[str, Company],
+    workdir: Path,
+    company: str | None = None,
+    timezone: str = "Europe/Stockholm",
+) -> tuple[list[RawObject], list[Replayed]]:
+    """Replay `day` into `register`: the objects read, and what each did."""
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    store = ReplayStore(live, LocalRawStore(workdir / "raw"))
+    objects = day_objects(live, day, company)
+    replay = DayReplay(store, register, companies, workdir, timezone, company or "demo")
+    return objects, replay.run(objects)
+
+
+def start_of(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

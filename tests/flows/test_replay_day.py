@@ -1,0 +1,107 @@
+"""replay-day under Prefect: a day sent and polled against the sandbox, replayed from the raw store into
+a fresh register, holds what the live register holds, field by field; replayed onto the live register
+it changes nothing; a register that no longer agrees with its raw files is caught, naming the row. On
+the local store with SQLite, and on S3 (moto's server) with PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from flows.poll_returns import poll_return_files
+from flows.replay_day import replay_day
+from paydag import resources
+from paydag.register import Register
+from paydag.register.snapshot import differences
+from paydag.replay import day_objects
+from paydag.replay.day import start_of
+from paydag.settings import load_settings
+from tests.flows import test_poll_returns
+from tests.flows.test_poll_returns import advance
+
+cycle = test_poll_returns.cycle  # the fixture: a batch of 8 sent to the sandbox bank
+
+
+@pytest.fixture(params=["local-sqlite", "s3-postgresql"])
+def stores(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Where the day is kept: set before `cycle` sends its batch."""
+    if request.param == "s3-postgresql":
+        monkeypatch.setenv("PAYDAG_RAW_STORE", f"s3://{request.getfixturevalue('s3_bucket')}/raw")
+        monkeypatch.setenv("PAYDAG_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return request.param
+
+
+def _day() -> dict:
+    """The day's return files polled: the status report, then (ten bank days on) bookings and rent."""
+    settings = load_settings()
+    today = datetime.now(UTC).date()
+    store = resources.open_store(settings)
+    keys = [o.key for o in day_objects(store, today)]
+    return {"today": today, "keys": keys, "settings": settings}
+
+
+def _snapshot(url: str, keys: list[str], today) -> dict:
+    register = Register(url)
+    try:
+        return register.snapshot(keys, exceptions_since=start_of(today))
+    finally:
+        register.close()
+
+
+def test_a_replayed_day_holds_what_the_register_holds(stores: str, cycle: dict, tmp_path: Path) -> None:
+    poll_return_files(company="demo")
+    advance(cycle["url"], 10)
+    poll_return_files(company="demo")
+    day = _day()
+
+    checked = replay_day(day=day["today"], verify=True)
+    assert checked["into"] == "scratch" and checked["differences"] == 0
+    assert checked["counts"]["batch built"] == 1 and checked["counts"]["batch sent"] == 1
+    assert checked["counts"]["return file"] >= 4  # the pain.002, the debit notifications, the rent
+
+    fresh = replay_day(day=day["today"])
+    live_url = day["settings"].effective_database_url
+    live, replayed = (
+        _snapshot(live_url, day["keys"], day["today"]),
+        _snapshot(fresh["into"], day["keys"], day["today"]),
+    )
+    assert differences(live, replayed) == []
+    states = {key[1]: row["state"] for key, row in replayed["payments"].items()}
+    assert states["INV-0000002"] == "REJECTED" and sum(s == "BOOKED" for s in states.values()) == 7
+    assert len(replayed["incoming_payments"]) == 2  # the two rent payments
+    [batch] = replayed["batches"].values()
+    assert batch["state"] == "SENT" and batch["nb_of_txs"] == 8
+
+
+def test_replaying_onto_the_register_that_holds_the_day_changes_nothing(stores: str, cycle: dict) -> None:
+    advance(cycle["url"], 10)
+    poll_return_files(company="demo")
+    day = _day()
+    live_url = day["settings"].effective_database_url
+    before = _snapshot(live_url, day["keys"], day["today"])
+    again = replay_day(day=day["today"], into=live_url)
+    assert again["differences"] == 0
+    assert _snapshot(live_url, day["keys"], day["today"]) == before
+    assert [o.key for o in day_objects(resources.open_store(day["settings"]), day["today"])] == day["keys"]
+
+
+def test_a_register_that_no_longer_agrees_with_its_files_is_named(stores: str, cycle: dict) -> None:
+    advance(cycle["url"], 10)
+    poll_return_files(company="demo")
+    day = _day()
+    live = Register(day["settings"].effective_database_url)
+    try:
+        with live.engine.begin() as conn:  # someone "fixed" a payment by hand
+            conn.execute(text("UPDATE payments SET state = 'BOOKED' WHERE payment_id = 'INV-0000002'"))
+    finally:
+        live.close()
+    checked = replay_day(day=day["today"], verify=True)
+    from paydag.replay import replay
+
+    assert checked["differences"] == 1
+    [found] = replay(load_settings(), day["today"], verify=True).differences
+    assert (found.table, found.key, found.field) == ("payments", ("demo", "INV-0000002"), "state")
+    assert (found.live, found.replayed) == ("BOOKED", "REJECTED")
