@@ -16,6 +16,7 @@ from tasks.poll import (
     publish_awaiting,
     publish_report,
     receive_document,
+    reconcile_statements,
 )
 from tasks.resources import settings
 
@@ -49,6 +50,7 @@ def poll_return_files(company: str | None = None, bank_days_only: bool = False) 
             claim.check()  # a poll that lost its claim leaves the acknowledgement to the one that has it
             acknowledged = acknowledge(c, outcomes)
         publish_report(c, outcomes)
+        statements = reconcile_statements(c, outcomes)
         awaiting = publish_awaiting(c)
         publish_payments_page(c)
         summary[c] = {
@@ -58,6 +60,7 @@ def poll_return_files(company: str | None = None, bank_days_only: bool = False) 
             "payments_changed": sum(o.changed for o in outcomes),
             "incoming_payments": sum(o.incoming for o in outcomes),
             "quarantined": [o.name for o in outcomes if o.state == DocumentState.QUARANTINED],
+            "statement_entries": statements,
         }
     if failures:
         raise RuntimeError(

@@ -211,3 +211,42 @@ def camt054(
             version=version, msg_id=msg_id, created=created, account_iban=account_iban, entries=entries
         )
     ).encode()
+
+
+def camt053(
+    *,
+    version: str,
+    msg_id: str,
+    statement_id: str,
+    account_iban: str,
+    opening: Decimal,
+    opening_date: str,
+    closing_date: str,
+    entries: Iterable[BankEntry],
+    currency: str = "SEK",
+) -> bytes:
+    """A statement of one account: opening and closing booked balances (the closing one computed from
+    the booked entries), the entries as a notification's."""
+    entries = list(entries)
+    closing = opening
+    for e in entries:
+        total = e.amount if e.amount is not None else sum((t.amount for t in e.transactions), Decimal(0))
+        if e.status == "BOOK":
+            closing += total if e.credit_debit == "CRDT" else -total
+    ns = f"urn:iso:std:iso:20022:tech:xsd:camt.053.001.{version}"
+
+    def balance(code: str, amount: Decimal, day: str) -> str:
+        side = "CRDT" if amount >= 0 else "DBIT"
+        return (f"<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp><Amt Ccy=\"{currency}\">{abs(amount):.2f}</Amt>"
+                f"<CdtDbtInd>{side}</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>")  # fmt: skip
+
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="{ns}"><BkToCstmrStmt>'
+        f"<GrpHdr><MsgId>{_x(msg_id)}</MsgId><CreDtTm>{closing_date}T23:30:00</CreDtTm></GrpHdr>"
+        f"<Stmt><Id>{_x(statement_id)}</Id><CreDtTm>{closing_date}T23:30:00</CreDtTm>"
+        f"<Acct><Id><IBAN>{account_iban}</IBAN></Id><Ccy>{currency}</Ccy></Acct>"
+        + balance("OPBD", opening, opening_date)
+        + balance("CLBD", closing, closing_date)
+        + "".join(_camt_entry(version, e) for e in entries)
+        + "</Stmt></BkToCstmrStmt></Document>\n"
+    ).encode()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from contextlib import closing
+from datetime import UTC, datetime
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from paydag import poll
+from paydag import poll, reconcile
 from paydag.bankdays import bank_days_before, non_bank_day_reason
 from paydag.poll import DocumentState
 from paydag.providers.channel import ReceivedDocument
@@ -124,3 +125,36 @@ def publish_awaiting(company: str) -> int:
         description=f"{company}: payments executed on or before {cutoff} with no return report yet",
     )
     return len(waiting)
+
+
+@io_task("reconcile-statements")
+def reconcile_statements(company: str, outcomes: list[poll.DocumentOutcome]) -> dict[str, int]:
+    """The camt.053 statements this poll applied, against the register (entries, booked payments,
+    balance continuity); exceptions carried forward; the result as artifacts."""
+    keys = {
+        o.raw_key for o in outcomes if o.kind.startswith("camt.053") and o.state == DocumentState.PROCESSED
+    }
+    if not keys:
+        return {}
+    with closing(resources.register()) as register:
+        files = [f for f in register.files_of_kind(company, "camt.053") if f.raw_key in keys]
+        statements = reconcile.kept_statements(resources.raw_store(), files)
+        result, update = reconcile.reconcile_statements(register, company, statements, now=datetime.now(UTC))
+    publish_statement_reconciliation(company, result, update)
+    return result.counts()
+
+
+def publish_statement_reconciliation(company: str, result, update) -> None:
+    key = f"statement-reconciliation-{company}".lower().replace("_", "-")
+    create_table_artifact(
+        key=key,
+        table=[e.as_row() for e in result.entries]
+        + [{"state": "booked, not on the statement", **p.as_row()} for p in result.missing_payments]
+        + [
+            {"state": "balance break", "statement": b.statement, "detail": b.describe()}
+            for b in result.breaks
+        ],
+        description=f"{company}: bank statement entries against the register: {result.counts()}; exceptions opened "
+        f"{update.entries.opened + update.payments.opened + update.balances.opened}, resolved "
+        f"{update.entries.resolved + update.payments.resolved + update.balances.resolved}",
+    )

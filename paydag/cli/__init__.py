@@ -44,6 +44,7 @@ for name, command in [
     ("reject", register.reject),
     ("reconcile-incoming", register.reconcile_incoming),
     ("replay", register.replay),
+    ("reconcile-statement", register.reconcile_statement),
     ("demo", demo.demo),
     ("sandbox", demo.sandbox),
 ]:

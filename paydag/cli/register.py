@@ -346,3 +346,58 @@ def replay(
     bad = report.failed or (verify and report.differences)
     doc["status"] = "differences" if report.differences else ("failed" if report.failed else "ok")
     emit(as_json, doc, lines, Exit.INVALID if bad else Exit.OK)
+
+
+def reconcile_statement(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="camt.053 files; the statements the register has received when left out."),
+    ] = None,
+    company: Annotated[str, typer.Option("--company")] = "demo",
+    as_json: JsonOption = False,
+) -> None:
+    """Bank statements (camt.053) against the register: entries to payments, incoming payments and
+    settlement payouts; booked payments missing from them; balance continuity. Exceptions carried forward."""
+    from paydag.formats.camt053 import parse_camt053
+    from paydag.formats.xml import FormatError
+    from paydag.reconcile import KeptStatement, kept_statements, reconcile_statements
+    from paydag.resources import open_register, open_store
+    from paydag.settings import load_settings
+
+    doc: dict[str, Any] = {"command": "reconcile-statement", "company": company,
+                           "files": [str(f) for f in files or []]}  # fmt: skip
+    with failures(doc, as_json, unreadable=(ValueError, OSError), invalid=(FormatError,)):
+        settings = load_settings()
+        given = [
+            KeptStatement(f.name, st)
+            for f in files or []
+            for st in parse_camt053(f.read_bytes(), f.name).statements
+        ]
+        register = open_register(settings)
+    try:
+        register.ensure_company(company, settings.company(company))
+        if files:
+            register.record_statements(company, [k.statement for k in given])
+            statements = given
+        else:
+            statements = kept_statements(open_store(settings), register.files_of_kind(company, "camt.053"))
+        result, update = reconcile_statements(register, company, statements, now=datetime.now(UTC))
+    finally:
+        register.close()
+    counts = result.counts()
+    doc |= {
+        "statements": [k.name for k in statements],
+        "counts": counts,
+        "entries": [e.as_row() for e in result.entries],
+        "missing_payments": [p.as_row() for p in result.missing_payments],
+        "balance_breaks": [b.describe() for b in result.breaks],
+        "exceptions": {kind: vars(u) for kind, u in vars(update).items()},
+    }
+    lines = [f"{len(result.entries)} statement row(s) in {len(statements)} statement(s): "
+             + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none")]  # fmt: skip
+    lines += [f"  {e.booking_date}  {e.credit_debit}  {e.amount_minor:>12}  {e.state.value:<27} {e.matched or ''}"
+              f"{f' ({e.how})' if e.how else ''}" for e in result.entries]  # fmt: skip
+    lines += [f"  booked, not on the statement: {p.payment_id} {p.amount_minor} {p.currency} {p.execution_date}"
+              for p in result.missing_payments]  # fmt: skip
+    lines += [f"  balance break: {b.describe()}" for b in result.breaks]
+    emit(as_json, doc, lines)

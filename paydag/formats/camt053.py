@@ -29,6 +29,8 @@ class Statement:
     currency: str | None = None
     opening_minor: int | None = None
     closing_minor: int | None = None
+    opening_date: str | None = None  # the opening balance's date (ISO), where the bank gives one
+    closing_date: str | None = None
     transactions: list[Camt054Transaction] = field(default_factory=list)
     entry_amounts: dict[int, tuple[str, str | None, int]] = field(
         default_factory=dict
@@ -65,14 +67,15 @@ class StatementReport:
         return [t for s in self.statements for t in s.transactions]
 
 
-def _balance(element, p: EntryPaths, where: str) -> tuple[str | None, int, str]:
+def _balance(element, p: EntryPaths, where: str) -> tuple[str | None, int, str, str | None]:
     kind = text_at(element, f"{p.TP}/{p.CDORPRTRY}/{p.CD}") or text_at(
         element, f"{p.TP}/{p.CDORPRTRY}/{p.PRTRY}"
     )
     minor, currency = read_money(element.find(p.AMT), f"{where} Amt")
     if (text_at(element, p.CDTDBT) or "CRDT").upper() == "DBIT":
         minor = -minor  # an overdrawn account
-    return (kind or "").upper() or None, minor, currency
+    when = text_at(element, p.bal_dt) or (text_at(element, p.bal_dttm) or "")[:10] or None
+    return (kind or "").upper() or None, minor, currency, when
 
 
 def parse_camt053(data: bytes | IO[bytes], name: str = "camt.053") -> StatementReport:
@@ -98,12 +101,12 @@ def parse_camt053(data: bytes | IO[bytes], name: str = "camt.053") -> StatementR
             statements.append(Statement(id=text_at(parent, paths.own_id), account=account))
         elif kind == "Bal" and parent_tag == "Stmt" and statements:
             statement = statements[-1]
-            code, minor, currency = _balance(element, paths, f"{name}: Stmt #{len(statements)} Bal")
+            code, minor, currency, when = _balance(element, paths, f"{name}: Stmt #{len(statements)} Bal")
             statement.currency = statement.currency or currency
             if code in OPENING and statement.opening_minor is None:
-                statement.opening_minor = minor
+                statement.opening_minor, statement.opening_date = minor, when
             elif code in CLOSING:
-                statement.closing_minor = minor
+                statement.closing_minor, statement.closing_date = minor, when
         elif kind == "Ntry" and statements:
             entry_no += 1
             rows = list(read_entry(element, entry_no, statements[-1].account, paths, name))

@@ -125,10 +125,10 @@ def take_in(
                 ledger_copy = ledger.deliver(name, data)
             result = register.apply_account_notification(received.id, transactions)
         elif kind.kind is FileKind.CAMT053:  # a statement: its entries book and record as a notification's do
-            transactions = parse_camt053(data, name).transactions
-            entries = len(transactions)
-            warnings += [t.warning for t in transactions if t.warning]
-            result = register.apply_account_notification(received.id, transactions)
+            statement = parse_camt053(data, name)
+            entries = len(statement.transactions)
+            warnings += [t.warning for t in statement.transactions if t.warning]
+            result = register.apply_statement(received.id, statement)
         else:
             raise FormatError(kind.reason or f"{name}: {kind.label} is not a return file")
     except FormatError as exc:

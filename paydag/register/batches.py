@@ -63,6 +63,7 @@ class PaymentRecord:
     state: PaymentState
     reason_code: str | None
     reason_text: str | None
+    pmt_inf_id: str | None = None
 
     def as_row(self) -> dict[str, object]:
         """The payment as finance reads it in a table: account masked, amount exact."""
@@ -416,4 +417,5 @@ def _payment_record(p: PaymentRow, msg_id: str) -> PaymentRecord:
         state=PaymentState(p.state),
         reason_code=p.reason_code,
         reason_text=p.reason_text,
+        pmt_inf_id=p.pmt_inf_id,
     )

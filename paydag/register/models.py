@@ -224,6 +224,25 @@ class IncomingPaymentRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class StatementRow(Base):
+    """A bank statement (camt.053 Stmt) of an account: its balances and dates, for continuity."""
+
+    __tablename__ = "statements"
+    __table_args__ = (UniqueConstraint("company_id", "account", "statement_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id"))
+    account: Mapped[str] = mapped_column(String(64))
+    statement_key: Mapped[str] = mapped_column(String(128))  # the Stmt's Id, else its account and dates
+    currency: Mapped[str | None] = mapped_column(String(3))
+    opening_minor: Mapped[int | None] = mapped_column(BigInteger)
+    closing_minor: Mapped[int | None] = mapped_column(BigInteger)
+    opening_date: Mapped[date | None] = mapped_column(Date)
+    closing_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class SettlementReportRow(Base):
     """A Swedbank Pay settlement report (one AccountingNo): validated and curated, or quarantined."""
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from paydag.formats.camt053 import StatementReport
 from paydag.formats.camt054 import Camt054Transaction
 from paydag.formats.pain002 import StatusReport
 from paydag.register import returns
@@ -19,6 +20,7 @@ from paydag.register.models import (
     IncomingPaymentRow,
 )
 from paydag.register.returns import ApplyResult
+from paydag.register.statements import record_statements
 from paydag.storage import RawObject
 
 
@@ -42,6 +44,7 @@ class IncomingPayment:
     booking_date: str | None
     file_id: int
     references: tuple[str, ...] = ()  # every creditor reference of the transaction; `ocr` is the first
+    acct_svcr_ref: str | None = None  # the bank's reference of the transaction
 
 
 class ReceivedFiles(RegisterBase):
@@ -107,6 +110,15 @@ class ReceivedFiles(RegisterBase):
             file_id, lambda s, f: returns.apply_account_notification(s, f, transactions, f.company_id)
         )
 
+    def apply_statement(self, file_id: int, report: StatementReport) -> ApplyResult:
+        """Apply a camt.053 (its entries as a notification's), and keep its statements, once."""
+
+        def apply(s: Session, f: FileRow) -> ApplyResult:
+            record_statements(s, f.company_id, f.id, report.statements)
+            return returns.apply_account_notification(s, f, report.transactions, f.company_id)
+
+        return self._apply(file_id, apply)
+
     def _apply(self, file_id: int, apply: Callable[[Session, FileRow], ApplyResult]) -> ApplyResult:
         with self._tx() as s:
             file = s.scalar(select(FileRow).where(FileRow.id == file_id).with_for_update())
@@ -144,6 +156,19 @@ class ReceivedFiles(RegisterBase):
             )
             return [ReceivedFile(r.id, r.kind, FileState(r.state), r.raw_key, new=False) for r in rows]
 
+    def files_of_kind(
+        self, company_id: str, kind_prefix: str, state: FileState = FileState.PROCESSED
+    ) -> list[ReceivedFile]:
+        """Received files whose kind starts with `kind_prefix` (camt.053 in any version), oldest first."""
+        with self._tx() as s:
+            rows = s.scalars(
+                select(FileRow)
+                .where(FileRow.direction == "incoming", FileRow.company_id == company_id,
+                       FileRow.kind.startswith(kind_prefix), FileRow.state == state)
+                .order_by(FileRow.id)
+            )  # fmt: skip
+            return [ReceivedFile(r.id, r.kind, FileState(r.state), r.raw_key, new=False) for r in rows]
+
     def processed(self, file_id: int, detail: str) -> None:
         """A waiting file that needs nothing more (its content was processed from another file)."""
         with self._tx() as s:
@@ -173,6 +198,7 @@ class ReceivedFiles(RegisterBase):
                     booking_date=r.booking_date.isoformat() if r.booking_date else None,
                     file_id=r.file_id,
                     references=tuple((r.references or "").split()),
+                    acct_svcr_ref=r.acct_svcr_ref,
                 )
                 for r in s.scalars(query)
             ]

@@ -14,9 +14,10 @@ from paydag.register.exceptions import ReconExceptions
 from paydag.register.received import ReceivedFiles
 from paydag.register.settlements import SettlementReports
 from paydag.register.snapshot import Snapshots
+from paydag.register.statements import Statements
 
 
-class Register(Batches, Approvals, ReceivedFiles, SettlementReports, ReconExceptions, Snapshots):
+class Register(Batches, Approvals, ReceivedFiles, SettlementReports, ReconExceptions, Snapshots, Statements):
     """The register at `url` (SQLite or PostgreSQL), migrated to the newest schema unless `migrate` is False."""
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:

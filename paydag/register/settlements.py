@@ -40,6 +40,12 @@ class SettlementReports(RegisterBase):
             )
             return None if row is None else self._settlement_record(s, row)
 
+    def settlements(self) -> list[SettlementRecord]:
+        """Every report, oldest first."""
+        with self._tx() as s:
+            rows = s.scalars(select(SettlementReportRow).order_by(SettlementReportRow.id))
+            return [self._settlement_record(s, r) for r in rows]
+
     def record_settlement(
         self,
         *,

@@ -29,6 +29,7 @@ from paydag.register.models import (
     PaymentRow,
     ReconExceptionRow,
     SettlementReportRow,
+    StatementRow,
 )
 
 Rows = dict[str, dict[tuple[str, ...], dict[str, Any]]]  # table → natural key → fields
@@ -71,12 +72,12 @@ class Snapshots(RegisterBase):
     """The register's rows about some raw files, for a comparison."""
 
     def snapshot(self, raw_keys: Iterable[str], exceptions_since: datetime | None = None) -> Rows:
-        """Files whose raw key is in `raw_keys`, the batches, payments, incoming payments and
-        settlement reports they carry, and the reconciliation exceptions (those last seen since
+        """Files whose raw key is in `raw_keys`, the batches, payments, incoming payments, settlement
+        reports and bank statements they carry, and the reconciliation exceptions (those last seen since
         `exceptions_since`, when given)."""
         keys = set(raw_keys)
         out: Rows = {t: {} for t in ("files", "batches", "payments", "incoming_payments", "settlement_reports",
-                                      "recon_exceptions")}  # fmt: skip
+                                      "statements", "recon_exceptions")}  # fmt: skip
         with self._tx() as s:
             files = {f.id: f for f in s.scalars(select(FileRow)) if f.raw_key in keys}
             for f in files.values():
@@ -103,6 +104,12 @@ class Snapshots(RegisterBase):
                 out["settlement_reports"][(r.accounting_no,)] = _fields(
                     r, ("file_id", "curated_path", "docs_key")
                 ) | {"file": files[r.file_id].sha256}
+            for st in s.scalars(select(StatementRow).where(StatementRow.file_id.in_(list(files)))):
+                out["statements"][(st.company_id, st.account, st.statement_key)] = _fields(
+                    st, ("file_id",)
+                ) | {
+                    "file": files[st.file_id].sha256  # type: ignore[index]
+                }
             query = select(ReconExceptionRow)
             if exceptions_since is not None:
                 query = query.where(ReconExceptionRow.last_seen >= exceptions_since)

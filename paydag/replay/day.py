@@ -172,6 +172,8 @@ class DayReplay:
             detail = f"{outcome.changed} payment(s) changed, {outcome.incoming} incoming" + (
                 f"; {outcome.reason}" if outcome.reason else ""
             )
+            if outcome.kind.startswith("camt.053") and outcome.state is poll.DocumentState.PROCESSED:
+                detail += "; " + self._statements(company, obj.key, at)
             return Replayed(obj.key, obj.stored_at, what, outcome.state.value, detail)
         if obj.source.startswith(ingest.SOURCE) and obj.source != ingest.DOCS_SOURCE:
             return self._settlement(obj, _company_of(obj) or self.default_company, what=what)
@@ -236,6 +238,14 @@ class DayReplay:
             outcome.state.value,
             f"{outcome.accounting_no}: {outcome.rows} row(s)",
         )
+
+    def _statements(self, company: str, key: str, at: datetime) -> str:
+        """As the poll does after applying a statement: reconciled with the register."""
+        files = [f for f in self.register.files_of_kind(company, "camt.053") if f.raw_key == key]
+        result, _update = reconcile.reconcile_statements(
+            self.register, company, reconcile.kept_statements(self.store, files), now=at
+        )
+        return f"statement: {result.counts()}"
 
     def _captures(self, obj: RawObject, at: datetime) -> Replayed:
         # the reports curated (or found curated) this day, as the ingest's event named them to the live run

@@ -315,3 +315,49 @@ def test_the_payments_page_shows_where_every_payment_stands(cycle: dict) -> None
     )  # pain.002, camt.054
     assert "| BOOKED | SEK |" in summary and "| REJECTED | SEK | 1 |" in summary
     assert "**Need someone: 1**" in summary and "INV-0000002" in summary
+
+
+def place_statement(url: str) -> int:
+    """The bank's camt.053 over the booked payments (by EndToEndId) and a credit nobody announced,
+    placed for the company to receive. How many payments it books."""
+    from decimal import Decimal
+
+    from sandbox.bankfiles import BankEntry, BankTransaction, camt053
+
+    reg = register()
+    try:
+        booked = [p for p in reg.payments() if p.state.value == "BOOKED"]
+    finally:
+        reg.close()
+    entries = [BankEntry("DBIT", p.execution_date, f"S-{p.payment_id}",
+                         (BankTransaction(Decimal(p.amount_minor) / 100, p.currency, end_to_end_id=p.end_to_end_id),))
+               for p in booked]  # fmt: skip
+    entries.append(BankEntry("CRDT", booked[0].execution_date, "S-UNKNOWN",
+                             (BankTransaction(Decimal("42.00"), "SEK", acct_svcr_ref="S-UNKNOWN-1"),), family="RCDT"))  # fmt: skip
+    days = sorted(p.execution_date for p in booked)
+    data = camt053(version="08", msg_id="STMT-1", statement_id="STMT-1", account_iban=load_settings().company("demo").debtor_account,
+                   opening=Decimal("500000.00"), opening_date=days[0], closing_date=days[-1], entries=entries)  # fmt: skip
+    httpx.post(f"{url}/_sandbox/documents", json={"company_id": "demo-0001", "document_type": "camt.053",
+               "name": "statement.xml", "content_base64": base64.b64encode(data).decode()}).raise_for_status()  # fmt: skip
+    return len(booked)
+
+
+def test_a_statement_is_reconciled_with_the_register_when_it_arrives(cycle: dict) -> None:
+    """The bank's camt.053 after the bookings: its debit entries match the booked payments by
+    EndToEndId, a credit nobody knows becomes an exception, and the statement is kept for continuity."""
+    url = cycle["url"]
+    advance(url, 10)
+    poll_return_files(company="demo")
+    booked = place_statement(url)
+    summary = poll_return_files(company="demo")
+    # the unknown credit: the poll recorded it from the statement, which no notification announced
+    assert summary["demo"]["statement_entries"] == {"matched": booked, "only on the statement": 1}
+    reg = register()
+    try:
+        [kept] = reg.statements("demo")
+        assert (kept.statement_key, kept.opening_minor) == ("STMT-1", 50_000_000)
+        [unknown] = reg.exceptions("statement")
+        assert unknown.item_key == "S-UNKNOWN-1" and unknown.detail["amount_minor"] == 4200
+    finally:
+        reg.close()
+    assert poll_return_files(company="demo")["demo"]["statement_entries"] == {}  # nothing new: nothing done

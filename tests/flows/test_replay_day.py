@@ -20,7 +20,7 @@ from paydag.replay import day_objects
 from paydag.replay.day import start_of
 from paydag.settings import load_settings
 from tests.flows import test_poll_returns
-from tests.flows.test_poll_returns import advance
+from tests.flows.test_poll_returns import advance, place_statement
 
 cycle = test_poll_returns.cycle  # the fixture: a batch of 8 sent to the sandbox bank
 
@@ -55,6 +55,8 @@ def test_a_replayed_day_holds_what_the_register_holds(stores: str, cycle: dict, 
     poll_return_files(company="demo")
     advance(cycle["url"], 10)
     poll_return_files(company="demo")
+    place_statement(cycle["url"])  # and the bank's statement, reconciled as the poll receives it
+    poll_return_files(company="demo")
     day = _day()
 
     checked = replay_day(day=day["today"], verify=True)
@@ -71,7 +73,11 @@ def test_a_replayed_day_holds_what_the_register_holds(stores: str, cycle: dict, 
     assert differences(live, replayed) == []
     states = {key[1]: row["state"] for key, row in replayed["payments"].items()}
     assert states["INV-0000002"] == "REJECTED" and sum(s == "BOOKED" for s in states.values()) == 7
-    assert len(replayed["incoming_payments"]) == 2  # the two rent payments
+    assert (
+        len(replayed["incoming_payments"]) == 3
+    )  # the two rent payments, and the statement's unknown credit
+    assert [k[2] for k in replayed["statements"]] == ["STMT-1"]
+    assert {k[:2] for k in replayed["recon_exceptions"]} == {("statement", "S-UNKNOWN-1")}
     [batch] = replayed["batches"].values()
     assert batch["state"] == "SENT" and batch["nb_of_txs"] == 8
 

@@ -106,6 +106,8 @@ class EntryPaths:
         self.acct_othr = p("Id/Othr/Id")
         self.grp_msg = p("MsgId")
         self.grp_cre = p("CreDtTm")
+        self.bal_dt = p("Dt/Dt")  # a balance's date (camt.053)
+        self.bal_dttm = p("Dt/DtTm")
         self.own_id = p("Id")
         q = lambda name: f"{{{ns}}}{name}" if ns else name  # noqa: E731
         self.REFS, self.AMT, self.CDTDBT, self.AMTDTLS = q("Refs"), q("Amt"), q("CdtDbtInd"), q("AmtDtls")

@@ -421,3 +421,17 @@ def test_build_pain001_holds_a_duplicate_of_a_payment_the_register_holds(tmp_pat
                   TODAY.isoformat(), cwd=tmp_path)  # fmt: skip
     assert held.returncode == 1 and not out.exists()
     assert f"payment INV-2: duplicate: held: repeats payment INV-1 of batch {msg_id} (BUILT)" in held.stderr
+
+
+def test_reconcile_statement_reads_a_statement_file_and_carries_its_exceptions(tmp_path: Path) -> None:
+    statement = REPO / "tests" / "fixtures" / "camt053" / "paydag_camt.053.001.08_statement.xml"
+    result = paydag("reconcile-statement", str(statement), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["counts"] == {"not in the register": 4}  # an empty register knows none of its entries
+    assert doc["exceptions"]["entries"]["opened"] == 4 and doc["balance_breaks"] == []
+    again = json.loads(paydag("reconcile-statement", str(statement), "--json", cwd=tmp_path).stdout)
+    assert again["exceptions"]["entries"] == {"opened": 0, "still_open": 4, "resolved": 0}
+    broken = REPO / "tests" / "fixtures" / "camt053" / "paydag_camt.053.001.08_broken_balance.xml"
+    refused = paydag("reconcile-statement", str(broken), cwd=tmp_path)
+    assert refused.returncode == 1 and "does not add up" in refused.stderr
