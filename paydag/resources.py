@@ -15,8 +15,9 @@ from paydag.providers.channel import PaymentChannel, ProviderError
 from paydag.providers.pagero import PageroChannel, PageroCredentials, TokenStore
 from paydag.providers.payex import CreditAccountClient
 from paydag.register import Register
-from paydag.settings import Company, Settings
+from paydag.settings import Company, ConfigurationError, Settings
 from paydag.storage import RawStore, RentLedgerDrop, open_raw_store
+from paydag.storage.sftp import SftpCredentials, SftpLocation
 
 
 def open_ledger(settings: Settings) -> RentLedgerDrop:
@@ -37,8 +38,22 @@ def pagero_credentials(given: PageroCredentials | None = None) -> PageroCredenti
 
 
 def open_channel(
-    settings: Settings, company: Company, credentials: PageroCredentials | None = None
+    settings: Settings,
+    company: Company,
+    credentials: PageroCredentials | None = None,
+    sftp: SftpCredentials | None = None,
 ) -> PaymentChannel:
+    """The company's channel: Pagero's API, or SFTP where the company says so (`channel = "sftp"`)."""
+    if company.channel == "sftp":
+        if company.sftp is None:
+            raise ConfigurationError(
+                f"{company.legal_name}: channel is sftp but [companies.*.sftp] is missing"
+            )
+        from paydag.providers.sftp import SftpChannel  # paramiko only where SFTP is used
+
+        c = company.sftp
+        return SftpChannel(SftpLocation.parse(c.url), sftp or SftpCredentials.from_env(), outbox=c.outbox,
+                           inbox=c.inbox, archive=c.archive)  # fmt: skip
     return PageroChannel(
         settings.pagero_base_url,
         pagero_credentials(credentials),

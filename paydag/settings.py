@@ -43,6 +43,19 @@ class ConfigurationError(Exception):
     """The configuration is missing something a command needs; the message says what."""
 
 
+class SftpChannelSettings(BaseModel):
+    """A company's payment files over SFTP instead of the Pagero API: the server and its folders."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(
+        pattern=r"^sftp://[^:@/]+@[^/]+(/.*)?$", description="sftp://user@host[:port]/base folder"
+    )
+    outbox: str = "outbox"
+    inbox: str = "inbox"
+    archive: str = "archive"
+
+
 class Company(BaseModel):
     """A paying company: who it is, which account pays, and how its bank wants the files."""
 
@@ -77,6 +90,12 @@ class Company(BaseModel):
     new_payee_accounts: Literal["warn", "hold"] = Field(
         default="warn",
         description="a first payment to an account, a payee paid to a new account, an account under several names",
+    )
+    channel: Literal["pagero", "sftp"] = Field(
+        default="pagero", description="how payment and return files travel"
+    )
+    sftp: SftpChannelSettings | None = Field(
+        default=None, description="the SFTP server, when channel is sftp"
     )
 
     @field_validator("org_number")
@@ -152,7 +171,7 @@ class Settings(BaseSettings):
     )
     settlement_inbox: str | None = Field(
         default=None,
-        description="where settlement reports arrive (directory or s3:// prefix); new ones are ingested",
+        description="where settlement reports arrive (directory, s3:// prefix or sftp://user@host:port/path); new ones are ingested",
     )
     captures_export: str | None = Field(
         default=None,

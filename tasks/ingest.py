@@ -12,7 +12,8 @@ from prefect.cache_policies import NO_CACHE
 
 from paydag import ingest
 from paydag.ingest import IngestState
-from paydag.storage import fetch_input, safe_name
+from paydag.storage import done_with, fetch_input, safe_name
+from paydag.storage.sftp import SftpCredentials
 from tasks import events, resources
 from tasks.retry import io_task
 
@@ -21,8 +22,9 @@ from tasks.retry import io_task
 def new_reports() -> list[str]:
     """The reports in the inbox that were never ingested (by their sha256)."""
     s = resources.settings()
+    inbox = s.effective_settlement_inbox
     with closing(resources.register()) as register:
-        found = ingest.new_inbox_files(s.effective_settlement_inbox, register)
+        found = ingest.new_inbox_files(inbox, register, _sftp(inbox))
     get_run_logger().info("%d new report(s) in %s", len(found), s.effective_settlement_inbox)
     return found
 
@@ -44,7 +46,7 @@ def archive_report(source: str, company: str) -> ingest.Archived:
     s.home.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=s.home) as workdir, closing(resources.register()) as register:
         register.ensure_company(company, s.company(company))
-        path = fetch_input(source, Path(workdir))
+        path = fetch_input(source, Path(workdir), _sftp(source))
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -52,8 +54,16 @@ def archive_report(source: str, company: str) -> ingest.Archived:
         archived = ingest.archive(
             data, safe_name(path.name), company_id=company, raw_store=resources.raw_store(), register=register
         )
-    get_run_logger().info("archived %s as %s", source, archived.raw.key)
+    moved = done_with(source, _sftp(source))  # an SFTP inbox's file, now durable here, to its archive/
+    get_run_logger().info(
+        "archived %s as %s%s", source, archived.raw.key, f"; moved to {moved}" if moved else ""
+    )
     return archived
+
+
+def _sftp(uri: str) -> SftpCredentials | None:
+    """The SFTP credentials (Secret block, else the environment) where `uri` is on SFTP."""
+    return resources.sftp_credentials() if uri.startswith("sftp://") else None
 
 
 @task(name="take-kept-settlement-report", cache_policy=NO_CACHE)

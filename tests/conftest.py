@@ -273,3 +273,13 @@ def sandbox_call(url: str, method: str, path: str, body: object = None) -> objec
     response = httpx.request(method, f"{url}{path}", json=body, timeout=10)
     response.raise_for_status()
     return response.json()
+
+
+@pytest.fixture
+def sftp_server(tmp_path: Path) -> Iterator[object]:
+    """Debian's OpenSSH server on a loopback port (tests/sftp_server.py); skipped where it is not installed."""
+    from tests.sftp_server import SSHD, start_sftp_server
+
+    if not SSHD.exists():
+        pytest.skip(f"{SSHD} not found: install Debian's openssh-server (.ci/run does)")
+    yield from start_sftp_server(tmp_path)

@@ -21,6 +21,7 @@ from paydag.formats.settlement import SettlementReport, parse_settlement
 from paydag.formats.xml import FormatError
 from paydag.register import Register, ReportState, SettlementRecord
 from paydag.storage import Direction, RawObject, RawStore, inbox_files
+from paydag.storage.sftp import SftpCredentials
 from paydag.validation import SuiteValidation, validate_settlement
 
 SOURCE = "ingest-settlement-report"  # the raw store's `source` of a report from the inbox
@@ -68,9 +69,10 @@ class IngestOutcome:
     validation: SuiteValidation | None
 
 
-def new_inbox_files(inbox: str, register: Register) -> list[str]:
-    """Every file in the inbox (a directory or an s3:// prefix) whose bytes the register has not seen."""
-    found = inbox_files(inbox)
+def new_inbox_files(inbox: str, register: Register, sftp: SftpCredentials | None = None) -> list[str]:
+    """Every file in the inbox (a directory, an s3:// prefix or an sftp:// folder) whose bytes the
+    register has not seen."""
+    found = inbox_files(inbox, sftp)
     new: dict[str, str] = {}  # sha256 → the first file with those bytes
     for uri, body in found:
         digest = hashlib.sha256(body).hexdigest()

@@ -1,8 +1,8 @@
 """Where files are kept and found: the raw store (raw: its interface and keys; local and s3: one
 backend per file), input files and inboxes by path or s3:// URI (inputs), the rent-ledger drop
-(rent_ledger). s3.py makes the only boto3 client."""
+(rent_ledger), the batch journal (journal). s3.py makes the only boto3 client, sftp.py the only SSH one."""
 
-from paydag.storage.inputs import fetch_input, inbox_files, keep_input
+from paydag.storage.inputs import done_with, fetch_input, inbox_files, keep_input
 from paydag.storage.local import LocalRawStore
 from paydag.storage.raw import (
     Direction,
@@ -26,6 +26,7 @@ __all__ = [
     "RawStoreError",
     "RentLedgerDrop",
     "S3RawStore",
+    "done_with",
     "fetch_input",
     "inbox_files",
     "keep_input",
