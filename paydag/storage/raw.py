@@ -29,6 +29,10 @@ class RawStoreError(Exception):
     """The raw store refused an operation; the message says which key and why."""
 
 
+class RawStoreUnavailable(RawStoreError, ConnectionError):
+    """The store could not be reached (S3 down, the connection dropped): nothing was written; run again."""
+
+
 class KeyConflict(RawStoreError):
     """Other bytes already stand under this key: write-once forbids replacing them."""
 

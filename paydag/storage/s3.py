@@ -4,9 +4,33 @@ client is made."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from paydag.storage.raw import KeyConflict, RawObject, RawStoreError, _check_key, _WriteOnceStore
+from paydag.storage.raw import (
+    KeyConflict,
+    RawObject,
+    RawStoreError,
+    RawStoreUnavailable,
+    _check_key,
+    _WriteOnceStore,
+)
+
+
+@contextmanager
+def _reachable(what: str) -> Iterator[None]:
+    """botocore's transport failures (after its own retries) as RawStoreUnavailable, naming what failed."""
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    try:
+        yield
+    except (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError) as exc:
+        raise RawStoreUnavailable(f"{what}: the S3 store is unreachable: {exc}") from None
 
 
 class S3RawStore(_WriteOnceStore):
@@ -29,15 +53,16 @@ class S3RawStore(_WriteOnceStore):
         if obj.provider_id:
             metadata["provider-id"] = obj.provider_id
         try:
-            self._s3.put_object(
-                Bucket=self.bucket,
-                Key=self._full(obj.key),
-                Body=data,
-                ContentType=obj.content_type,
-                Metadata={k: _ascii(v) for k, v in metadata.items()},
-                IfNoneMatch="*",
-                ChecksumSHA256=_b64(bytes.fromhex(obj.sha256)),
-            )
+            with _reachable(f"put s3://{self.bucket}/{self._full(obj.key)}"):
+                self._s3.put_object(
+                    Bucket=self.bucket,
+                    Key=self._full(obj.key),
+                    Body=data,
+                    ContentType=obj.content_type,
+                    Metadata={k: _ascii(v) for k, v in metadata.items()},
+                    IfNoneMatch="*",
+                    ChecksumSHA256=_b64(bytes.fromhex(obj.sha256)),
+                )
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status in (409, 412):  # 409: a concurrent conditional put of the same key
@@ -52,7 +77,8 @@ class S3RawStore(_WriteOnceStore):
         from botocore.exceptions import ClientError
 
         try:
-            return self._s3.get_object(Bucket=self.bucket, Key=self._full(key))["Body"].read()
+            with _reachable(f"read s3://{self.bucket}/{self._full(key)}"):
+                return self._s3.get_object(Bucket=self.bucket, Key=self._full(key))["Body"].read()
         except ClientError as exc:
             raise RawStoreError(f"no object under {key}: {exc}") from None
 
@@ -60,7 +86,8 @@ class S3RawStore(_WriteOnceStore):
         from botocore.exceptions import ClientError
 
         try:
-            head = self._s3.head_object(Bucket=self.bucket, Key=self._full(key))
+            with _reachable(f"head s3://{self.bucket}/{self._full(key)}"):
+                head = self._s3.head_object(Bucket=self.bucket, Key=self._full(key))
         except ClientError as exc:
             if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
                 return None
@@ -85,9 +112,10 @@ class S3RawStore(_WriteOnceStore):
         full = f"{self.prefix}/{prefix}" if self.prefix else prefix
         strip = len(self.prefix) + 1 if self.prefix else 0
         paginator = self._s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
-            for item in page.get("Contents", []):
-                yield item["Key"][strip:]
+        with _reachable(f"list s3://{self.bucket}/{full}"):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+                for item in page.get("Contents", []):
+                    yield item["Key"][strip:]
 
 
 def _ascii(value: str) -> str:
