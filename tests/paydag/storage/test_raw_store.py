@@ -74,10 +74,10 @@ def test_other_bytes_under_an_existing_key_is_an_error(
 ) -> None:
     obj = store.put(Direction.INCOMING, "demo", "a.xml", b"one", source="poll", at=AT)
     # Only a broken hash could map other bytes to the same key: simulate one.
-    real = storage_raw._describe
+    real = storage_raw.describe
     monkeypatch.setattr(
         storage_raw,
-        "_describe",
+        "describe",
         lambda *a, **k: dataclasses.replace(real(*a, **k), key=obj.key, sha256="0" * 64),
     )
     with pytest.raises(KeyConflict, match=obj.key):
