@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_camt054
 	$(BIN)/python -m benchmarks.bench_settlement
 	$(BIN)/python -m benchmarks.bench_reconcile
+	$(BIN)/python -m benchmarks.bench_load
 
 clean:
 	rm -rf $(VENV) .paydag .pytest_cache

@@ -49,6 +49,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+MIGRATION_LOCK = 0x70617964  # "payd": the advisory lock PostgreSQL migrations of the register take
+
+
 class RegisterBase:
     """The engine and the transaction; every write is one transaction and idempotent."""
 
@@ -75,6 +78,9 @@ class RegisterBase:
                     conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
                 try:
                     with conn.begin():
+                        if conn.dialect.name == "postgresql":  # other processes opening a new register
+                            # at once (two workers' first runs) wait here, then find it migrated
+                            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
                         cfg.attributes["connection"] = conn
                         command.upgrade(cfg, revision)
                         broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() if sqlite else []

@@ -159,8 +159,13 @@ def stop_store_at_first(monkeypatch: pytest.MonkeyPatch, day: Day) -> None:
     monkeypatch.setattr(S3RawStore, "_write", write)
 
 
-def test_s3_gone_during_a_poll(day: Day, monkeypatch: pytest.MonkeyPatch) -> None:
-    day.send()
+def test_s3_gone_during_a_send_and_during_a_poll(day: Day, monkeypatch: pytest.MonkeyPatch) -> None:
+    stop_store_at_first(monkeypatch, day)
+    with pytest.raises(Exception, match="the S3 store is unreachable"):
+        day.send()
+    assert day.provider()["files"] == []  # nothing left for the provider before it was archived
+    day.s3.start()
+    assert day.send()["uploaded"] is True
     day.advance()
     stop_store_at_first(monkeypatch, day)
     with pytest.raises(RuntimeError) as failed:
@@ -169,19 +174,6 @@ def test_s3_gone_during_a_poll(day: Day, monkeypatch: pytest.MonkeyPatch) -> Non
     assert day.provider()["acknowledgements"] == []  # nothing acknowledged that was not stored
     assert set(day.states().values()) == {"SENT"}  # nothing applied either
     day.s3.start()
-    poll_return_files(company="demo")
-    day.assert_whole()
-
-
-def test_s3_gone_during_a_send(day: Day, monkeypatch: pytest.MonkeyPatch) -> None:
-    stop_store_at_first(monkeypatch, day)
-    with pytest.raises(Exception, match="the S3 store is unreachable"):
-        day.send()
-    assert day.provider()["files"] == []  # nothing left for the provider before it was archived
-    day.s3.start()
-    sent = day.send()
-    assert sent["uploaded"] is True
-    day.advance()
     poll_return_files(company="demo")
     day.assert_whole()
 
@@ -214,13 +206,14 @@ def test_the_registers_connection_dropped_in_the_middle_of_a_transaction(
     day.assert_whole()
 
 
-def test_the_token_endpoint_refusing_then_recovering(day: Day) -> None:
+def test_the_token_endpoint_refusing_and_the_acknowledgement_timing_out(day: Day) -> None:
     day.send()
-    day.advance()
+    day.advance(3)
     home = load_settings().home
     [tokens] = (home / "pagero").glob("*.json")
-    saved = json.loads(tokens.read_text())
-    tokens.write_text(json.dumps(saved | {"expires_at": 0}))  # the access token has run out
+    tokens.write_text(
+        json.dumps(json.loads(tokens.read_text()) | {"expires_at": 0})
+    )  # the access token ran out
     # Refused once: the refresh token is refused, the password grant starts a new chain, the poll goes on.
     day.faults({"route": "token", "status": 401, "times": 1})
     assert poll_return_files(company="demo")["demo"]["acknowledged"] > 0
@@ -233,15 +226,8 @@ def test_the_token_endpoint_refusing_then_recovering(day: Day) -> None:
         poll_return_files(company="demo")
     assert "/token" in str(failed.value) or "oauth" in str(failed.value).lower()
     assert (day.provider()["acknowledgements"], day.states()) == before
-    poll_return_files(company="demo")  # the endpoint answers again
-    day.assert_whole()
-
-
-def test_the_provider_timing_out_on_the_acknowledgement(day: Day) -> None:
-    """The acknowledgement takes longer than the client waits: it is asked again, and a document the
-    provider marked fetched the first time is not acknowledged twice."""
-    day.send()
-    day.advance()
+    # The endpoint answers again; the acknowledgement now takes longer than the client waits: it is
+    # asked again, and a document the provider marked fetched the first time is not acknowledged twice.
     day.faults({"route": "fetch", "latency": 2.0, "times": 1})
     poll_return_files(company="demo")
     assert day.provider()["faults"] == []

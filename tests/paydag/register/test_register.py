@@ -158,3 +158,21 @@ def test_the_migrations_build_exactly_the_models(register: Register) -> None:
     with register.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert differences == []
+
+
+def test_processes_opening_a_new_register_at_once_all_find_it_migrated(database_url: str) -> None:
+    """Two workers' first runs open a fresh register together: each process migrates or waits for the
+    other (an advisory lock on PostgreSQL, SQLite's write lock), none fails."""
+    import subprocess
+    import sys
+
+    code = "import sys; from paydag.register import Register; Register(sys.argv[1]).close()"
+    started = [subprocess.Popen([sys.executable, "-c", code, database_url], stderr=subprocess.PIPE, text=True)
+               for _ in range(4)]  # fmt: skip
+    errors = [p.communicate(timeout=120)[1] for p in started]
+    assert [p.returncode for p in started] == [0, 0, 0, 0], errors
+    register = Register(database_url)
+    try:
+        assert "statements" in inspect(register.engine).get_table_names()
+    finally:
+        register.close()
