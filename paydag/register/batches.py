@@ -108,19 +108,30 @@ class Batches(RegisterBase):
     """The send lifecycle: company, batch, payments, the provider file's status."""
 
     def ensure_company(self, company_id: str, company: Company) -> None:
-        with self._tx() as s:
-            row = s.get(CompanyRow, company_id)
-            if row is None:
-                s.add(
-                    CompanyRow(
-                        id=company_id,
-                        legal_name=company.legal_name,
-                        org_number=company.org_number,
-                        provider_company_id=company.provider_company_id,
-                    )
-                )
-            else:
-                row.legal_name, row.provider_company_id = company.legal_name, company.provider_company_id
+        """The company's row, made or brought up to date. Safe when several tasks of a first poll make it
+        at once: the one that loses the insert updates the winner's row."""
+        for attempt in (1, 2):
+            try:
+                with self._tx() as s:
+                    row = s.get(CompanyRow, company_id)
+                    if row is None:
+                        s.add(
+                            CompanyRow(
+                                id=company_id,
+                                legal_name=company.legal_name,
+                                org_number=company.org_number,
+                                provider_company_id=company.provider_company_id,
+                            )
+                        )
+                    else:
+                        row.legal_name, row.provider_company_id = (
+                            company.legal_name,
+                            company.provider_company_id,
+                        )
+                return
+            except IntegrityError:  # another task inserted it between our look and our insert: update theirs
+                if attempt == 2:
+                    raise
 
     def begin_batch(self, msg_id: str, company_id: str, source: str, created_at: datetime) -> BatchRecord:
         """Fix a batch's identity and creation time before its file is built; the existing record when

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -20,8 +19,6 @@ import httpx
 import psutil
 import pytest
 import yaml
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from paydag import resources, send
 from paydag.cli.demo.stack import PREFECT
@@ -29,7 +26,7 @@ from paydag.formats.bank_profiles import bank_profile
 from paydag.providers.channel import SendMode
 from paydag.samples import sample_payables, write_payables_csv
 from paydag.settings import load_settings
-from tests.conftest import REPO
+from tests.conftest import REPO, fresh_database
 from tests.e2e import test_production_shape
 from tests.e2e.test_production_shape import prefect
 
@@ -41,14 +38,8 @@ WITHIN = HEARTBEAT + 10  # the automation's window: a run silent this long is Cr
 @pytest.fixture
 def register_url(postgres_server_url: str) -> Iterator[str]:
     """The register's own database beside Prefect's."""
-    name = f"paydag_register_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database(postgres_server_url, "paydag_register") as url:
+        yield url
 
 
 def flow_runs(api: str) -> list[dict]:

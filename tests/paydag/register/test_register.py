@@ -176,3 +176,31 @@ def test_processes_opening_a_new_register_at_once_all_find_it_migrated(database_
         assert "statements" in inspect(register.engine).get_table_names()
     finally:
         register.close()
+
+
+def test_tasks_making_the_same_company_at_once_all_succeed(database_url: str) -> None:
+    """A first poll's file tasks each make sure the company is in the register, at the same moment."""
+    import threading
+
+    register = Register(database_url)
+    company = load_settings().company("demo")
+    start, failures = threading.Barrier(8), []
+
+    def make() -> None:
+        start.wait()
+        try:
+            register.ensure_company("demo", company)
+        except Exception as exc:  # what the test looks for
+            failures.append(exc)
+
+    threads = [threading.Thread(target=make) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert failures == []
+        with register.engine.connect() as conn:
+            assert conn.exec_driver_sql("select count(*) from companies").scalar() == 1
+    finally:
+        register.close()
