@@ -169,14 +169,19 @@ def run(args: argparse.Namespace, work: Path, stack: Stack, prefect_db: str, reg
                                     "--name", f"load-{w}", "--limit", str(args.limit)], worker_env, cwd=REPO)  # fmt: skip
     began = time.perf_counter()
     runs = [httpx.post(f"{api}/deployments/{ids['poll-return-files']}/create_flow_run",
-                       json={"parameters": {"company": c}}).json()["id"] for c in companies]  # fmt: skip
+                       json={"parameters": {"company": c}}, timeout=60).json()["id"] for c in companies]  # fmt: skip
     ingest = httpx.post(f"{api}/deployments/{ids['ingest-settlement-report']}/create_flow_run",
-                        json={"parameters": {"company": companies[0]}}).json()["id"]  # fmt: skip
+                        json={"parameters": {"company": companies[0]}}, timeout=60).json()["id"]  # fmt: skip
     every = [*runs, ingest]
     while True:
-        found = httpx.post(
-            f"{api}/flow_runs/filter", json={"flow_runs": {"id": {"any_": every}}, "limit": 200}
-        ).json()
+        try:  # the server is as busy as the workers: it may take a while to answer
+            found = httpx.post(
+                f"{api}/flow_runs/filter",
+                json={"flow_runs": {"id": {"any_": every}}, "limit": 200},
+                timeout=60,
+            ).json()
+        except httpx.TimeoutException:
+            continue
         if len(found) == len(every) and all(r["state_type"] in FINAL for r in found):
             break
         if time.perf_counter() - began > 3600:
@@ -209,7 +214,7 @@ def run(args: argparse.Namespace, work: Path, stack: Stack, prefect_db: str, reg
     )
 
     # Exactly once: every document acknowledged once, every file stored once, every payment applied once.
-    provider = httpx.get(f"{sandbox}/_sandbox/state", timeout=60).json()
+    provider = httpx.get(f"{sandbox}/_sandbox/state", timeout=120).json()
     acknowledged = Counter(a["id"] for a in provider["acknowledgements"])
     acked_once = set(acknowledged) == {d["id"] for d in provider["documents"]} and set(
         acknowledged.values()

@@ -108,16 +108,28 @@ def test_a_return_file_stays_in_the_inbox_until_it_is_durable(bank, tmp_path: Pa
 
 
 def test_settlement_reports_are_ingested_from_an_sftp_inbox(sftp_server, monkeypatch) -> None:
-    for name, value in sftp_server.env.items():
-        monkeypatch.setenv(name, value)
-    inbox = sftp_server.local("swedbankpay")
-    inbox.mkdir()
-    shutil.copy(SETTLEMENT_V2, inbox / SETTLEMENT_V2.name)
-    monkeypatch.setenv("PAYDAG_SETTLEMENT_INBOX", sftp_server.url("swedbankpay"))
-    done = ingest_settlement_report()
-    [(source, outcome)] = done["reports"].items()
-    assert source == f"{sftp_server.url('swedbankpay')}/{SETTLEMENT_V2.name}"
-    assert outcome["state"] == "CURATED" and outcome["rows"] == 12
-    assert [p.name for p in (inbox / "archive").iterdir()] == [SETTLEMENT_V2.name]  # kept, so archived
-    assert sorted(p.name for p in inbox.iterdir()) == ["archive"]
-    assert ingest_settlement_report()["reports"] == {}  # nothing new
+    """The key and known_hosts from the Secret block `sftp-credentials` this time, none in the environment."""
+    import json
+
+    from prefect.blocks.system import Secret
+
+    from tasks.resources import SFTP_BLOCK
+
+    credentials = sftp_server.credentials
+    Secret(
+        value=json.dumps({"private_key": credentials.private_key, "known_hosts": credentials.known_hosts})
+    ).save(SFTP_BLOCK, overwrite=True)
+    try:  # no PAYDAG_SFTP_* in the environment: the block is all there is
+        inbox = sftp_server.local("swedbankpay")
+        inbox.mkdir()
+        shutil.copy(SETTLEMENT_V2, inbox / SETTLEMENT_V2.name)
+        monkeypatch.setenv("PAYDAG_SETTLEMENT_INBOX", sftp_server.url("swedbankpay"))
+        done = ingest_settlement_report()
+        [(source, outcome)] = done["reports"].items()
+        assert source == f"{sftp_server.url('swedbankpay')}/{SETTLEMENT_V2.name}"
+        assert outcome["state"] == "CURATED" and outcome["rows"] == 12
+        assert [p.name for p in (inbox / "archive").iterdir()] == [SETTLEMENT_V2.name]  # kept, so archived
+        assert sorted(p.name for p in inbox.iterdir()) == ["archive"]
+        assert ingest_settlement_report()["reports"] == {}  # nothing new
+    finally:
+        Secret.delete(SFTP_BLOCK)  # the other tests read the environment
