@@ -8,13 +8,14 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from paydag.ingest import Archived
+from paydag.storage import name_in_key
 from tasks.ingest import archive_report, kept_report, new_reports, validate_and_curate, waiting_reports
 
 
 def _run_name() -> str:
     p = flow_run.parameters
     if p.get("raw_key"):  # incoming/{company}/{yyyy}/{mm}/{dd}/{sha256}-{name}: the name says more
-        return f"ingest {p['raw_key'].rsplit('/', 1)[-1][65:]}"
+        return f"ingest {name_in_key(p['raw_key'])}"
     return f"ingest {p.get('source') or 'inbox'}"
 
 

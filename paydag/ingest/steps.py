@@ -20,7 +20,7 @@ from paydag.formats.classify import FileKind
 from paydag.formats.settlement import SettlementReport, parse_settlement
 from paydag.formats.xml import FormatError
 from paydag.register import Register, ReportState, SettlementRecord
-from paydag.storage import Direction, RawObject, RawStore, inbox_files
+from paydag.storage import Direction, RawObject, RawStore, inbox_files, name_in_key
 from paydag.storage.sftp import SftpCredentials
 from paydag.validation import SuiteValidation, validate_settlement
 
@@ -105,7 +105,7 @@ def kept(raw_key: str, *, company_id: str, raw_store: RawStore, register: Regist
     raw = raw_store.head(raw_key)
     if raw is None:
         raise FileNotFoundError(f"{raw_key}: no such file in the raw store {raw_store.url}")
-    name = raw_key.rsplit("/", 1)[-1].removeprefix(f"{raw.sha256}-")
+    name = name_in_key(raw_key)
     received = register.record_received(
         company_id, raw=raw, name=name, kind=KIND, provider_document_id=raw.provider_id
     )  # the poll's record when it registered the file (same bytes), else a new one

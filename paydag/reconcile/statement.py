@@ -359,10 +359,11 @@ def reconcile_statements(
 def kept_statements(raw_store: RawStore, files: Iterable[ReceivedFile]) -> list[KeptStatement]:
     """The statements of received camt.053 files, read back from the raw store."""
     from paydag.formats.camt053 import parse_camt053
+    from paydag.storage import name_in_key
 
     out: list[KeptStatement] = []
     for f in files:
-        name = f.raw_key.rsplit("/", 1)[-1][65:]
+        name = name_in_key(f.raw_key)
         out += [
             KeptStatement(name, st, f.id) for st in parse_camt053(raw_store.read(f.raw_key), name).statements
         ]

@@ -31,7 +31,7 @@ from paydag import ingest, poll, reconcile
 from paydag.payables.batch import AccountType, Payment, PaymentType
 from paydag.register import Decision, Register
 from paydag.settings import Company
-from paydag.storage import Direction, LocalRawStore, RawObject, RawStore
+from paydag.storage import Direction, LocalRawStore, RawObject, RawStore, name_in_key
 from paydag.storage.journal import SOURCE as JOURNAL
 from paydag.storage.journal import BatchEvent, read_record
 from paydag.storage.raw import describe
@@ -116,10 +116,6 @@ def _company_of(obj: RawObject) -> str | None:
     return None if owner == "captures" else owner
 
 
-def _name(obj: RawObject) -> str:
-    return obj.key.rsplit("/", 1)[-1].removeprefix(f"{obj.sha256}-")
-
-
 @dataclass
 class DayReplay:
     """The steps of a day, applied to `register`; the live store read through `store` (a ReplayStore)."""
@@ -161,7 +157,7 @@ class DayReplay:
             company = obj.key.split("/")[1]
             self._ensure(company)
             outcome = poll.take_in(
-                self.store.read(obj.key), _name(obj), provider_id=obj.provider_id, company_id=company,
+                self.store.read(obj.key), name_in_key(obj.key), provider_id=obj.provider_id, company_id=company,
                 raw_store=self.store, register=self.register, ledger=None, at=at,
             )  # fmt: skip
             settlement = outcome.kind == ingest.KIND
@@ -269,7 +265,7 @@ class DayReplay:
 
     def _as_file(self, obj: RawObject) -> Path:
         folder = Path(tempfile.mkdtemp(dir=self.workdir))
-        path = folder / _name(obj)
+        path = folder / name_in_key(obj.key)
         path.write_bytes(self.store.read(obj.key))
         return path
 

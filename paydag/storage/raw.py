@@ -54,6 +54,11 @@ def raw_key(direction: Direction, company: str, day: datetime, sha256: str, name
     return f"{direction.value}/{safe_name(company)}/{day:%Y/%m/%d}/{sha256}-{safe_name(name)}"
 
 
+def name_in_key(key: str) -> str:
+    """The file's own (safe) name from its key: what follows `{sha256}-` in the last segment."""
+    return key.rsplit("/", 1)[-1].split("-", 1)[-1]
+
+
 @dataclass(frozen=True)
 class RawObject:
     """What is stored under a key, besides the bytes."""
