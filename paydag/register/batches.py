@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from paydag.identifiers import mask
 from paydag.money import from_minor, to_minor
 from paydag.payables import Payment
-from paydag.register.database import RegisterBase, RegisterError
+from paydag.register.database import RegisterBase, RegisterError, serialise_company
 from paydag.register.models import (
     BatchRow,
     BatchState,
@@ -269,6 +269,7 @@ class Batches(RegisterBase):
                         f"batch {msg_id} was sent as provider file {batch.file.provider_file_id}, not {provider_file_id}"
                     )
                 return self._batch_record(batch)
+            serialise_company(s, batch.company_id)  # a poll may be applying an answer to these payments
             batch.state = BatchState.SENT
             batch.file.provider_file_id, batch.file.state = provider_file_id, "SENT"
             s.add(

@@ -5,13 +5,14 @@ transaction every write runs in. The lifecycles (batches, received, settlements,
 from __future__ import annotations
 
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from paydag.settings import package_data
@@ -50,6 +51,21 @@ def make_engine(url: str) -> Engine:
 
 
 MIGRATION_LOCK = 0x70617964  # "payd": the advisory lock PostgreSQL migrations of the register take
+COMPANY_LOCK = 0x636F6D70  # "comp": with the company's number, the lock a change to its payments takes
+
+
+def serialise_company(session: Session, company_id: str) -> None:
+    """Hold the company's payments for the rest of the transaction.
+
+    A poll applies its files on several threads, so a pain.002 and a camt.054 for the same payments can
+    apply at once. PostgreSQL's READ COMMITTED would let both read SENT, and the later commit would
+    overwrite the earlier (ACCEPTED over BOOKED): a lost update. One lock per company, taken after the
+    file's row lock and before any payment is read, makes the second wait and then read what the first
+    wrote. SQLite needs nothing: BEGIN IMMEDIATE already serialises every write.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(company_id.encode()) - 2**31  # pg_advisory_xact_lock(int4, int4): signed
+        session.execute(text("SELECT pg_advisory_xact_lock(:lock, :key)"), {"lock": COMPANY_LOCK, "key": key})
 
 
 class RegisterBase:

@@ -13,7 +13,7 @@ from paydag.formats.camt053 import StatementReport
 from paydag.formats.camt054 import Camt054Transaction
 from paydag.formats.pain002 import StatusReport
 from paydag.register import returns
-from paydag.register.database import RegisterBase, RegisterError
+from paydag.register.database import RegisterBase, RegisterError, serialise_company
 from paydag.register.models import (
     FileRow,
     FileState,
@@ -126,6 +126,7 @@ class ReceivedFiles(RegisterBase):
                 raise RegisterError(f"no received file {file_id}")
             if file.state == FileState.PROCESSED:
                 return ApplyResult()
+            serialise_company(s, file.company_id)
             result = apply(s, file)
             file.state = FileState.PROCESSED
             file.detail = f"{result.changed} payment(s) changed, {result.incoming} incoming, {len(result.unmatched)} unmatched"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -10,7 +13,7 @@ import pytest
 
 from paydag.formats.camt054 import parse_camt054
 from paydag.formats.pain002 import parse_pain002
-from paydag.register import PaymentState, Register
+from paydag.register import PaymentState, Register, returns
 from paydag.settings import load_settings
 from paydag.storage import Direction, LocalRawStore
 from sandbox.bankfiles import BankEntry, BankTransaction, PmtInfStatus, TxStatus, camt054, pain002
@@ -165,6 +168,49 @@ def test_a_booking_before_its_status_report_still_ends_booked(register: Register
     assert states(register)["INV-1002"] == "BOOKED"
     bank.receive(status_report("RJCT", reason="AM04"), "pain.002")  # contradicts the booking: ignored
     assert states(register)["INV-1002"] == "BOOKED"
+
+
+def test_a_booking_and_a_status_report_applied_at_once_still_end_booked(
+    register: Register, bank: Bank, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll applies its files on several threads. Here the status report reads its payments (SENT) and
+    then waits to commit until the booking has committed: the lost update PostgreSQL's READ COMMITTED
+    allowed (ACCEPTED written over BOOKED). The register must make one of them wait for the other, so
+    each wait below gives up after a moment when the other apply cannot start."""
+    both_in, report_read, booked = threading.Barrier(2, timeout=0.5), threading.Event(), threading.Event()
+
+    def status_report_applied(*args, **kwargs):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_in.wait()
+        result = real_status_report(*args, **kwargs)  # read and changed in the session, not committed
+        report_read.set()
+        booked.wait(timeout=1.5)
+        return result
+
+    def booking_applied(*args, **kwargs):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_in.wait()
+        report_read.wait(timeout=1.5)
+        return real_notification(*args, **kwargs)
+
+    real_status_report, real_notification = returns.apply_status_report, returns.apply_account_notification
+    monkeypatch.setattr(returns, "apply_status_report", status_report_applied)
+    monkeypatch.setattr(returns, "apply_account_notification", booking_applied)
+    booking = debit_notification(BankTransaction(Decimal("7125.50"), "SEK", end_to_end_id="INV-1002"))
+
+    def book() -> None:
+        try:
+            bank.receive(booking, "camt.054")
+        finally:
+            booked.set()
+
+    with ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(book), pool.submit(bank.receive, status_report("ACCP"), "pain.002")]:
+            future.result()
+    assert states(register) == {
+        "INV-1001": "ACCEPTED", "INV-1002": "BOOKED", "INV-1003": "ACCEPTED", "INV-1004": "ACCEPTED",
+        "INV-1005": "ACCEPTED",
+    }  # fmt: skip
 
 
 def test_batch_booking_by_message_and_payment_information(register: Register, bank: Bank) -> None:
