@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/paydag demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 4 --dist worksteal
+	$(BIN)/python -m pytest -q -n 4 --dist worksteal --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

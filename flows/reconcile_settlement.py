@@ -40,7 +40,7 @@ def reconcile_settlement(
     settlement = read_curated_settlement(accounting_nos)
     report = reconcile_rows(settlement, exported, day)
     out = write_report(report, day)
-    exceptions = carry_exceptions_forward(report, settlement)
+    exceptions = carry_exceptions_forward(report, settlement, exported, day)
     counts = publish(report, settlement, exceptions, captures, day)
     update, _open = exceptions  # the open ones went to the artifact
     return {

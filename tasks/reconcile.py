@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from paydag import reconcile
 from paydag.register import ExceptionsUpdate, ReconException
 from paydag.storage import fetch_input, keep_input
+from paydag.storage.journal import ReconciliationRun, record_run
 from tasks import resources
 from tasks.retry import io_task
 
@@ -38,8 +39,14 @@ def read_curated_settlement(accounting_nos: list[str] | None) -> CuratedSettleme
     return CuratedSettlement(*reconcile.curated_settlement(resources.settings().curated_dir, accounting_nos))
 
 
+@dataclass(frozen=True)
+class CapturesExport:
+    rows: pd.DataFrame
+    kept_key: str  # where the raw store keeps it as it was read
+
+
 @io_task("read-captures-export")
-def read_captures_export(captures: str | None) -> pd.DataFrame:
+def read_captures_export(captures: str | None) -> CapturesExport:
     """The captures export, read and kept in the raw store as it was read."""
     s = resources.settings()
     captures = captures or s.captures_export
@@ -49,15 +56,15 @@ def read_captures_export(captures: str | None) -> pd.DataFrame:
     with tempfile.TemporaryDirectory(dir=s.home) as workdir:
         path = fetch_input(captures, Path(workdir))
         exported = reconcile.read_captures(path)
-        keep_input(resources.raw_store(), "captures", path, reader=reconcile.CAPTURES_READER)  # for a replay
-        return exported
+        kept = keep_input(resources.raw_store(), "captures", path, reader=reconcile.CAPTURES_READER)
+        return CapturesExport(exported, kept.key)
 
 
 @task(name="reconcile-settlement-rows", cache_policy=NO_CACHE)
-def reconcile_rows(settlement: CuratedSettlement, exported: pd.DataFrame, day: date) -> pd.DataFrame:
+def reconcile_rows(settlement: CuratedSettlement, exported: CapturesExport, day: date) -> pd.DataFrame:
     """Every settled row and every capture in one state: matched, amount mismatch, missing, unexpected, …"""
     report = reconcile.reconcile_settlement(
-        settlement.rows, exported, as_of=day, earlier_settlement=settlement.earlier
+        settlement.rows, exported.rows, as_of=day, earlier_settlement=settlement.earlier
     )
     get_run_logger().info("reconciled %s: %s", settlement.label, reconcile.state_counts(report))
     return report
@@ -70,11 +77,16 @@ def write_report(report: pd.DataFrame, day: date) -> list[str]:
 
 @io_task("carry-exceptions-forward")
 def carry_exceptions_forward(
-    report: pd.DataFrame, settlement: CuratedSettlement
+    report: pd.DataFrame, settlement: CuratedSettlement, exported: CapturesExport, day: date
 ) -> tuple[ExceptionsUpdate, list[ReconException]]:
-    """Open, keep or resolve the register's exceptions (idempotent: run again, the same outcome)."""
+    """Open, keep or resolve the register's exceptions (idempotent: run again, the same outcome), then
+    keep the run's record for a replay."""
     with closing(resources.register()) as register:
-        update = reconcile.carry_exceptions_forward(register, report, settlement.label, datetime.now(UTC))
+        now = datetime.now(UTC)
+        update = reconcile.carry_exceptions_forward(register, report, settlement.label, now)
+        run = ReconciliationRun(reconcile.CAPTURES_READER, exported.kept_key, now, settlement.label,
+                                as_of=day, reports=tuple(settlement.names))  # fmt: skip
+        record_run(resources.raw_store(), "captures", run)
         return update, register.exceptions("settlement")
 
 

@@ -232,21 +232,20 @@ def _agreed(question: str) -> bool:
         return False
 
 
-def _keep_bills(store: Any, company: str, given: Path | None, bills: Any, label: str, home: Path) -> None:
-    """The bills this run reads, kept in the raw store (a replay of the day reads the same)."""
+def _keep_bills(store: Any, company: str, given: Path | None, bills: Any, label: str, home: Path) -> str:
+    """The bills this run reads, kept in the raw store (a replay of the day reads the same): their key."""
     import tempfile
 
     from paydag.reconcile import BILLS_READER, bills_csv
     from paydag.storage import keep_input
 
     if given is not None:
-        keep_input(store, company, given, reader=BILLS_READER, label=label)
-        return
+        return keep_input(store, company, given, reader=BILLS_READER, label=label).key
     home.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=home) as workdir:
         path = Path(workdir) / "synced-payex-bills.csv"
         path.write_bytes(bills_csv(bills))
-        keep_input(store, company, path, reader=BILLS_READER, label=label)
+        return keep_input(store, company, path, reader=BILLS_READER, label=label).key
 
 
 def reconcile_incoming(
@@ -262,8 +261,9 @@ def reconcile_incoming(
 ) -> None:
     """Incoming payments in the register (camt.054 credit) against open bills by OCR."""
     from paydag.cli.runtime import settings_for
-    from paydag.reconcile import read_bills, reconcile_incoming_payments
+    from paydag.reconcile import BILLS_READER, read_bills, reconcile_incoming_payments
     from paydag.resources import open_register, open_store
+    from paydag.storage.journal import ReconciliationRun, record_run
     from paydag.sync import bills_for_reconciliation
 
     doc: dict[str, Any] = {
@@ -275,12 +275,15 @@ def reconcile_incoming(
         settings = settings_for(company)
         open_bills = read_bills(bills) if bills else bills_for_reconciliation(settings.curated_dir)
         source = bills.name if bills else "the synced PayEx bills"
-        _keep_bills(open_store(settings), company, bills, open_bills, source, settings.home)
+        store = open_store(settings)
+        kept = _keep_bills(store, company, bills, open_bills, source, settings.home)
         register = open_register(settings)
     try:
+        now = datetime.now(UTC)
         done = reconcile_incoming_payments(
-            register, open_bills, company_id=company, bills_source=source, now=datetime.now(UTC)
+            register, open_bills, company_id=company, bills_source=source, now=now
         )
+        record_run(store, company, ReconciliationRun(BILLS_READER, kept, now, source))  # for a replay
     finally:
         register.close()
     update, result = done.update, done.report

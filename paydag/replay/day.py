@@ -32,8 +32,8 @@ from paydag.payables.batch import AccountType, Payment, PaymentType
 from paydag.register import Decision, Register
 from paydag.settings import Company
 from paydag.storage import Direction, LocalRawStore, RawObject, RawStore, name_in_key
+from paydag.storage.journal import RUN_SOURCE, BatchEvent, read_record, read_run
 from paydag.storage.journal import SOURCE as JOURNAL
-from paydag.storage.journal import BatchEvent, read_record
 from paydag.storage.raw import describe
 
 SEND_SOURCE = "send-payment-file"  # the raw store's `source` of a built pain.001
@@ -99,13 +99,18 @@ def day_objects(store: RawStore, day: date, company: str | None = None) -> list[
             obj = store.head(key)
             if obj is not None and (company is None or _company_of(obj) in (company, None)):
                 found.append(obj)
-    return sorted(found, key=lambda o: (o.stored_at, _rank(o), o.key))
+    return sorted(found, key=lambda o: (_when(o), _rank(o), o.key))
+
+
+def _when(obj: RawObject) -> datetime:
+    return datetime.fromisoformat(obj.stored_at) if obj.stored_at else datetime.min.replace(tzinfo=UTC)
 
 
 def _rank(obj: RawObject) -> int:
+    """Within one millisecond: a batch's steps in order, a run record after what it read."""
     if obj.source == JOURNAL:
         return _ORDER[BatchEvent(obj.key.rsplit(".", 2)[-2])]
-    return 0 if obj.source == SEND_SOURCE else 9
+    return {SEND_SOURCE: 0, RUN_SOURCE: 10}.get(obj.source, 9)
 
 
 def _company_of(obj: RawObject) -> str | None:
@@ -173,10 +178,10 @@ class DayReplay:
             return Replayed(obj.key, obj.stored_at, what, outcome.state.value, detail)
         if obj.source.startswith(ingest.SOURCE) and obj.source != ingest.DOCS_SOURCE:
             return self._settlement(obj, _company_of(obj) or self.default_company, what=what)
-        if obj.source.startswith(f"{reconcile.CAPTURES_READER}: "):
-            return self._captures(obj, at)
-        if obj.source.startswith(f"{reconcile.BILLS_READER}: "):
-            return self._bills(obj, at)
+        if obj.source == RUN_SOURCE:
+            return self._reconciliation(obj)
+        if obj.source.startswith((f"{reconcile.CAPTURES_READER}: ", f"{reconcile.BILLS_READER}: ")):
+            return Replayed(obj.key, obj.stored_at, what, "kept", "reconciled at each run recorded after it")
         return Replayed(obj.key, obj.stored_at, what, "skipped", f"kept by {obj.source}: nothing to replay")
 
     def _ensure(self, company: str) -> None:
@@ -243,36 +248,48 @@ class DayReplay:
         )
         return f"statement: {result.counts()}"
 
-    def _captures(self, obj: RawObject, at: datetime) -> Replayed:
-        # the reports curated (or found curated) this day, as the ingest's event named them to the live run
+    def _reconciliation(self, obj: RawObject) -> Replayed:
+        """A reconciliation run as it was recorded: its input, its day and its moment."""
+        run = read_run(self.store, obj)
+        what = _what(obj)
+        if run.reconciliation == reconcile.BILLS_READER:
+            bills = reconcile.read_bills(self._as_file(run.input_key))
+            done = reconcile.reconcile_incoming_payments(
+                self.register, bills, company_id=obj.key.split("/")[1], bills_source=run.label, now=run.at
+            )
+            return Replayed(obj.key, obj.stored_at, what, "reconciled",
+                            f"{len(done.report)} incoming payment(s); {done.update.opened} exception(s) opened")  # fmt: skip
+        # the reports this replay curated, of those the run reconciled (another day's are not replayed)
         folder = next(iter(self.curated.values())).parent.parent if self.curated else self.workdir / "curated"
-        rows, earlier, names = reconcile.curated_settlement(folder, sorted(self.curated) or None)
-        captures = reconcile.read_captures(self._as_file(obj))
-        day = at.astimezone(ZoneInfo(self.timezone)).date()
+        wanted = sorted(run.reports) if run.reports is not None else sorted(self.curated)
+        here = [n for n in wanted if n in self.curated]
+        if not here:
+            return Replayed(obj.key, obj.stored_at, what, "skipped",
+                            f"{', '.join(wanted) or 'no report'}: not ingested this day")  # fmt: skip
+        rows, earlier, names = reconcile.curated_settlement(folder, here)
+        captures = reconcile.read_captures(self._as_file(run.input_key))
+        day = run.as_of or run.at.astimezone(ZoneInfo(self.timezone)).date()
         report = reconcile.reconcile_settlement(rows, captures, as_of=day, earlier_settlement=earlier)
-        update = reconcile.carry_exceptions_forward(self.register, report, ", ".join(names), at)
-        return Replayed(obj.key, obj.stored_at, "captures export", "reconciled",
-                        f"{', '.join(names)}: {reconcile.state_counts(report)}; {update.opened} exception(s) opened")  # fmt: skip
+        update = reconcile.carry_exceptions_forward(self.register, report, run.label, run.at)
+        missing = sorted(set(wanted) - set(here))
+        return Replayed(obj.key, obj.stored_at, what, "reconciled",
+                        f"{', '.join(names)} as of {day}: {reconcile.state_counts(report)}; "
+                        f"{update.opened} exception(s) opened"
+                        + (f"; not ingested this day, left out: {', '.join(missing)}" if missing else ""))  # fmt: skip
 
-    def _bills(self, obj: RawObject, at: datetime) -> Replayed:
-        company = obj.key.split("/")[1]
-        bills = reconcile.read_bills(self._as_file(obj))
-        done = reconcile.reconcile_incoming_payments(
-            self.register, bills, company_id=company, bills_source=obj.source.split(": ", 1)[1], now=at
-        )
-        return Replayed(obj.key, obj.stored_at, "bills", "reconciled",
-                        f"{len(done.report)} incoming payment(s); {done.update.opened} exception(s) opened")  # fmt: skip
-
-    def _as_file(self, obj: RawObject) -> Path:
+    def _as_file(self, key: str) -> Path:
         folder = Path(tempfile.mkdtemp(dir=self.workdir))
-        path = folder / name_in_key(obj.key)
-        path.write_bytes(self.store.read(obj.key))
+        path = folder / name_in_key(key)
+        path.write_bytes(self.store.read(key))
         return path
 
 
 def _what(obj: RawObject) -> str:
     if obj.source == JOURNAL:
         return f"batch {obj.key.rsplit('.', 2)[-2]}"
+    if obj.source == RUN_SOURCE:
+        return {reconcile.CAPTURES_READER: "settlement reconciliation", reconcile.BILLS_READER:
+                "incoming reconciliation"}.get(name_in_key(obj.key).removesuffix(".run.json"), "reconciliation")  # fmt: skip
     named = {SEND_SOURCE: "pain.001", poll.SOURCE: "return file", ingest.DOCS_SOURCE: "data docs"}
     if obj.source in named:
         return named[obj.source]

@@ -1,5 +1,6 @@
-"""The raw store's record of what happened to a batch that no file says: what was built from which
-payments, who asked for and decided its approval, the provider's answers (its file id, its status).
+"""The raw store's record of what happened that no file says: what was built from which payments, who
+asked for and decided a batch's approval, the provider's answers (its file id, its status), and each run
+of a reconciliation that read a kept input (which input, the day it counted ages to, the moment).
 
 Files alone cannot rebuild the register: a pain.001 does not carry the ERP's payment_ids (an unsafe id
 becomes a hashed EndToEndId), nor who approved it, nor the provider's id for it. So every step that
@@ -8,6 +9,11 @@ day, beside its file: `outgoing/{company}/{yyyy}/{mm}/{dd}/{sha256}-{MsgId}.{eve
 reads them back in order. A record is written after the register has committed the step, so a crash in
 between loses only a record that the rerun of the step writes (the same step again is a no-op in the
 register, and a record of the same content a no-op in the store).
+
+A reconciliation's input is kept once per content and day, but the same captures export or bills file
+can be reconciled again later that day, against other reports or payments: so each run keeps a record
+of its own (`incoming/{owner}/…-{reconciliation}.run.json`, written after its exceptions are committed),
+and a replay reconciles at each record, not at the input.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from typing import Any
 
 from paydag.storage.raw import Direction, RawObject, RawStore
 
-SOURCE = "journal"  # the raw store's `source` of every journal record
+SOURCE = "journal"  # the raw store's `source` of every batch record
+RUN_SOURCE = "journal: reconciliation run"  # the raw store's `source` of every reconciliation run record
 
 
 class BatchEvent(StrEnum):
@@ -85,3 +92,34 @@ def read_record(raw_store: RawStore, obj: RawObject) -> JournalRecord:
     return JournalRecord(
         company_id, body.pop("msg_id"), BatchEvent(body.pop("event")), body, obj.key, obj.stored_at
     )
+
+
+@dataclass(frozen=True)
+class ReconciliationRun:
+    """One run of a reconciliation over a kept input, as a replay repeats it."""
+
+    reconciliation: str  # the reader that kept the input: reconcile-settlement, reconcile-incoming
+    input_key: str  # the kept input's raw key
+    at: datetime  # the moment its exceptions were carried forward
+    label: str  # what the exceptions name as the other side (reports, the bills' source)
+    as_of: date | None = None  # the day ages were counted to (settlement)
+    reports: tuple[str, ...] | None = None  # the curated reports reconciled (settlement; None: all)
+
+
+def record_run(raw_store: RawStore, owner: str, run: ReconciliationRun) -> RawObject:
+    """Keep the record of one reconciliation run (after its exceptions are committed)."""
+    data = json.dumps(as_body(run), sort_keys=True).encode()
+    return raw_store.put(
+        Direction.INCOMING, owner, f"{run.reconciliation}.run.json", data, source=RUN_SOURCE,
+        content_type="application/json", at=run.at,
+    )  # fmt: skip
+
+
+def read_run(raw_store: RawStore, obj: RawObject) -> ReconciliationRun:
+    body = json.loads(raw_store.read(obj.key))
+    return ReconciliationRun(
+        reconciliation=body["reconciliation"], input_key=body["input_key"],
+        at=datetime.fromisoformat(body["at"]), label=body["label"],
+        as_of=date.fromisoformat(body["as_of"]) if body.get("as_of") else None,
+        reports=tuple(body["reports"]) if body.get("reports") is not None else None,
+    )  # fmt: skip

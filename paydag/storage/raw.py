@@ -68,7 +68,7 @@ class RawObject:
     size: int
     content_type: str
     source: str
-    stored_at: str  # ISO 8601, UTC: when it was sent or received
+    stored_at: str  # ISO 8601, UTC, to the millisecond: when it was sent or received (a replay's order)
     provider_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -118,7 +118,7 @@ def describe(
         size=len(data),
         content_type=content_type,
         source=source,
-        stored_at=when.isoformat(timespec="seconds"),
+        stored_at=when.isoformat(timespec="milliseconds"),
         provider_id=provider_id,
     )
 

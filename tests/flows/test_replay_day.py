@@ -8,17 +8,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
+from flows.ingest_settlement import ingest_settlement_report
 from flows.poll_returns import poll_return_files
+from flows.reconcile_settlement import reconcile_settlement
 from flows.replay_day import replay_day
 from paydag import resources
+from paydag.formats.settlement import parse_settlement
 from paydag.register import Register
 from paydag.register.snapshot import differences
 from paydag.replay import day_objects
 from paydag.replay.day import start_of
 from paydag.settings import load_settings
+from tests.conftest import SETTLEMENT_V2
 from tests.flows import test_poll_returns
 from tests.flows.test_poll_returns import advance, place_statement
 
@@ -103,3 +108,30 @@ def test_a_replayed_day_holds_what_the_register_holds_and_changes_nothing_in_it(
     [found] = replay(load_settings(), day["today"], verify=True).differences
     assert (found.table, found.key, found.field) == ("payments", ("demo", "INV-0000002"), "state")
     assert (found.live, found.replayed) == ("BOOKED", "REJECTED")
+
+
+def test_a_captures_export_reconciled_twice_is_replayed_at_each_run(tmp_path: Path) -> None:
+    """The same export, kept once, reconciled on two days: the replay counts ages to each run's day, so
+    the late capture's exception is as old in the replayed register as in the live one."""
+    ingest_settlement_report(source=str(SETTLEMENT_V2))
+    rows = parse_settlement(SETTLEMENT_V2.read_bytes()).rows
+    export = pd.DataFrame(
+        {"number": [*rows["transaction_no"], "77700001"], "payeeReference": [*rows["order_id"], "late-1"],
+         "type": ["Reversal" if a < 0 else "Capture" for a in rows["amount_minor"]] + ["Capture"],
+         "amount": [*rows["amount_minor"].abs(), 12500], "created": "2026-11-24T12:00:00Z"}
+    )  # fmt: skip
+    captures = tmp_path / "captures.csv"
+    export.to_csv(captures, index=False)
+    reconcile_settlement(captures=str(captures), as_of="2026-11-25")
+    reconcile_settlement(captures=str(captures), as_of="2026-11-28")  # three days on, the same export
+
+    day = _day()
+    fresh = replay_day(day=day["today"])
+    assert fresh["counts"]["captures export"] == 1 and fresh["counts"]["settlement reconciliation"] == 2
+    live, replayed = (
+        _snapshot(u, day["keys"], day["today"])
+        for u in (day["settings"].effective_database_url, fresh["into"])
+    )
+    assert differences(live, replayed) == []
+    [late] = [e for k, e in replayed["recon_exceptions"].items() if k == ("settlement", "77700001")]
+    assert (late["state"], late["detail"]["age_days"]) == ("missing in settlement", 4)

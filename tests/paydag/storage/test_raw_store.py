@@ -53,7 +53,7 @@ def test_put_is_content_addressed_with_metadata(store: RawStore) -> None:
         11,
         "application/xml",
         "send",
-        "2026-11-24T09:15:00+00:00",
+        "2026-11-24T09:15:00.000+00:00",
     )
 
 
