@@ -13,6 +13,7 @@ from paydag import poll, reconcile
 from paydag.bankdays import bank_days_before, non_bank_day_reason
 from paydag.poll import DocumentState
 from paydag.providers.channel import ReceivedDocument
+from paydag.storage.journal import ReconciliationRun, record_run
 from tasks import events, resources
 from tasks.retry import io_task
 
@@ -136,10 +137,17 @@ def reconcile_statements(company: str, outcomes: list[poll.DocumentOutcome]) -> 
     }
     if not keys:
         return {}
+    store = resources.raw_store()
     with closing(resources.register()) as register:
         files = [f for f in register.files_of_kind(company, "camt.053") if f.raw_key in keys]
-        statements = reconcile.kept_statements(resources.raw_store(), files)
-        result, update = reconcile.reconcile_statements(register, company, statements, now=datetime.now(UTC))
+        now = datetime.now(UTC)
+        result, update = reconcile.reconcile_statements(
+            register, company, reconcile.kept_statements(store, files), now=now
+        )
+        run = ReconciliationRun(
+            reconcile.STATEMENTS_READER, tuple(sorted(keys)), now, "the poll's statements"
+        )
+        record_run(store, company, run)  # for a replay: after all of the poll's files, as here
     publish_statement_reconciliation(company, result, update)
     return result.counts()
 

@@ -84,7 +84,7 @@ def carry_exceptions_forward(
     with closing(resources.register()) as register:
         now = datetime.now(UTC)
         update = reconcile.carry_exceptions_forward(register, report, settlement.label, now)
-        run = ReconciliationRun(reconcile.CAPTURES_READER, exported.kept_key, now, settlement.label,
+        run = ReconciliationRun(reconcile.CAPTURES_READER, (exported.kept_key,), now, settlement.label,
                                 as_of=day, reports=tuple(settlement.names))  # fmt: skip
         record_run(resources.raw_store(), "captures", run)
         return update, register.exceptions("settlement")

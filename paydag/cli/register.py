@@ -283,7 +283,7 @@ def reconcile_incoming(
         done = reconcile_incoming_payments(
             register, open_bills, company_id=company, bills_source=source, now=now
         )
-        record_run(store, company, ReconciliationRun(BILLS_READER, kept, now, source))  # for a replay
+        record_run(store, company, ReconciliationRun(BILLS_READER, (kept,), now, source))  # for a replay
     finally:
         register.close()
     update, result = done.update, done.report
@@ -363,9 +363,11 @@ def reconcile_statement(
     settlement payouts; booked payments missing from them; balance continuity. Exceptions carried forward."""
     from paydag.formats.camt053 import parse_camt053
     from paydag.formats.xml import FormatError
-    from paydag.reconcile import KeptStatement, kept_statements, reconcile_statements
+    from paydag.reconcile import STATEMENTS_READER, KeptStatement, kept_statements, reconcile_statements
     from paydag.resources import open_register, open_store
     from paydag.settings import load_settings
+    from paydag.storage import keep_input
+    from paydag.storage.journal import ReconciliationRun, record_run
 
     doc: dict[str, Any] = {"command": "reconcile-statement", "company": company,
                            "files": [str(f) for f in files or []]}  # fmt: skip
@@ -376,6 +378,8 @@ def reconcile_statement(
             for f in files or []
             for st in parse_camt053(f.read_bytes(), f.name).statements
         ]
+        store = open_store(settings)
+        inputs = tuple(keep_input(store, company, f, reader=STATEMENTS_READER).key for f in files or [])
         register = open_register(settings)
     try:
         register.ensure_company(company, settings.company(company))
@@ -383,8 +387,13 @@ def reconcile_statement(
             register.record_statements(company, [k.statement for k in given])
             statements = given
         else:
-            statements = kept_statements(open_store(settings), register.files_of_kind(company, "camt.053"))
-        result, update = reconcile_statements(register, company, statements, now=datetime.now(UTC))
+            received = register.files_of_kind(company, "camt.053")
+            statements, inputs = kept_statements(store, received), tuple(f.raw_key for f in received)
+        now = datetime.now(UTC)
+        result, update = reconcile_statements(register, company, statements, now=now)
+        record_run(
+            store, company, ReconciliationRun(STATEMENTS_READER, inputs, now, "by hand")
+        )  # for a replay
     finally:
         register.close()
     counts = result.counts()

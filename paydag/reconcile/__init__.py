@@ -30,6 +30,7 @@ from paydag.reconcile.settlement import (
     write_report,
 )
 from paydag.reconcile.statement import (
+    STATEMENTS_READER,
     EntryState,
     KeptStatement,
     StatementReconciliation,
@@ -44,6 +45,7 @@ __all__ = [
     "CAPTURES_READER",
     "INCOMING_COLUMNS",
     "OPEN_SETTLEMENT_STATES",
+    "STATEMENTS_READER",
     "CapturesUnreadable",
     "EntryState",
     "IncomingReconciliation",

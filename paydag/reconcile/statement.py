@@ -49,6 +49,7 @@ class EntryState(StrEnum):
     ONLY_HERE = "only on the statement"  # a credit no notification announced: the register has it from here
 
 
+STATEMENTS_READER = "reconcile-statement"  # the raw store's `source` of a statement file it was given
 OPEN_ENTRY_STATES = (EntryState.UNMATCHED, EntryState.ONLY_HERE)
 
 

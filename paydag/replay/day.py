@@ -7,7 +7,10 @@ What is replayed, by the `source` each object was kept with:
 - return files a poll received: stored, classified, parsed and applied as the poll does (a settlement
   report among them is then ingested, as the poll's event triggers it);
 - settlement reports from the inbox: parsed, validated and curated (into the replay's own folder);
-- a captures export or a bills file a reconciliation read: reconciled again, exceptions carried forward.
+- the record of each reconciliation run (`paydag.storage.journal.ReconciliationRun`): the settlement
+  reports against the captures export it kept, the incoming payments against the bills it kept, the
+  statements a poll applied (or that were given by hand) against the register, each as of its day and
+  moment, exceptions carried forward. The kept inputs themselves are listed as kept.
 Not replayed, and listed as such: Data Docs and quarantined copies (what a step wrote, not read), the
 synced PayEx accounts (the register holds none of them).
 
@@ -28,6 +31,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from paydag import ingest, poll, reconcile
+from paydag.formats.camt053 import parse_camt053
 from paydag.payables.batch import AccountType, Payment, PaymentType
 from paydag.register import Decision, Register
 from paydag.settings import Company
@@ -37,6 +41,14 @@ from paydag.storage.journal import SOURCE as JOURNAL
 from paydag.storage.raw import describe
 
 SEND_SOURCE = "send-payment-file"  # the raw store's `source` of a built pain.001
+INPUT_READERS = {  # a reconciliation's kept input, by its reader: what it is
+    reconcile.CAPTURES_READER: "captures export", reconcile.BILLS_READER: "bills",
+    reconcile.STATEMENTS_READER: "bank statement given by hand",
+}  # fmt: skip
+RUN_NAMES = {  # a reconciliation run's record, by its reconciliation
+    reconcile.CAPTURES_READER: "settlement reconciliation", reconcile.BILLS_READER: "incoming reconciliation",
+    reconcile.STATEMENTS_READER: "statement reconciliation",
+}  # fmt: skip
 _ORDER = {
     BatchEvent.BUILT: 0,
     BatchEvent.APPROVAL_REQUESTED: 1,
@@ -173,14 +185,12 @@ class DayReplay:
             detail = f"{outcome.changed} payment(s) changed, {outcome.incoming} incoming" + (
                 f"; {outcome.reason}" if outcome.reason else ""
             )
-            if outcome.kind.startswith("camt.053") and outcome.state is poll.DocumentState.PROCESSED:
-                detail += "; " + self._statements(company, obj.key, at)
             return Replayed(obj.key, obj.stored_at, what, outcome.state.value, detail)
         if obj.source.startswith(ingest.SOURCE) and obj.source != ingest.DOCS_SOURCE:
             return self._settlement(obj, _company_of(obj) or self.default_company, what=what)
         if obj.source == RUN_SOURCE:
             return self._reconciliation(obj)
-        if obj.source.startswith((f"{reconcile.CAPTURES_READER}: ", f"{reconcile.BILLS_READER}: ")):
+        if obj.source.startswith(tuple(f"{reader}: " for reader in INPUT_READERS)):
             return Replayed(obj.key, obj.stored_at, what, "kept", "reconciled at each run recorded after it")
         return Replayed(obj.key, obj.stored_at, what, "skipped", f"kept by {obj.source}: nothing to replay")
 
@@ -240,25 +250,25 @@ class DayReplay:
             f"{outcome.accounting_no}: {outcome.rows} row(s)",
         )
 
-    def _statements(self, company: str, key: str, at: datetime) -> str:
-        """As the poll does after applying a statement: reconciled with the register."""
-        files = [f for f in self.register.files_of_kind(company, "camt.053") if f.raw_key == key]
-        result, _update = reconcile.reconcile_statements(
-            self.register, company, reconcile.kept_statements(self.store, files), now=at
-        )
-        return f"statement: {result.counts()}"
-
     def _reconciliation(self, obj: RawObject) -> Replayed:
         """A reconciliation run as it was recorded: its input, its day and its moment."""
         run = read_run(self.store, obj)
-        what = _what(obj)
+        what, owner = _what(obj), obj.key.split("/")[1]
         if run.reconciliation == reconcile.BILLS_READER:
-            bills = reconcile.read_bills(self._as_file(run.input_key))
+            bills = reconcile.read_bills(self._as_file(run.inputs[0]))
             done = reconcile.reconcile_incoming_payments(
-                self.register, bills, company_id=obj.key.split("/")[1], bills_source=run.label, now=run.at
+                self.register, bills, company_id=owner, bills_source=run.label, now=run.at
             )
             return Replayed(obj.key, obj.stored_at, what, "reconciled",
                             f"{len(done.report)} incoming payment(s); {done.update.opened} exception(s) opened")  # fmt: skip
+        if run.reconciliation == reconcile.STATEMENTS_READER:
+            self._ensure(owner)
+            result, _update = reconcile.reconcile_statements(
+                self.register, owner, self._statements(owner, run.inputs), now=run.at
+            )
+            return Replayed(
+                obj.key, obj.stored_at, what, "reconciled", f"{len(run.inputs)} file(s): {result.counts()}"
+            )
         # the reports this replay curated, of those the run reconciled (another day's are not replayed)
         folder = next(iter(self.curated.values())).parent.parent if self.curated else self.workdir / "curated"
         wanted = sorted(run.reports) if run.reports is not None else sorted(self.curated)
@@ -267,7 +277,7 @@ class DayReplay:
             return Replayed(obj.key, obj.stored_at, what, "skipped",
                             f"{', '.join(wanted) or 'no report'}: not ingested this day")  # fmt: skip
         rows, earlier, names = reconcile.curated_settlement(folder, here)
-        captures = reconcile.read_captures(self._as_file(run.input_key))
+        captures = reconcile.read_captures(self._as_file(run.inputs[0]))
         day = run.as_of or run.at.astimezone(ZoneInfo(self.timezone)).date()
         report = reconcile.reconcile_settlement(rows, captures, as_of=day, earlier_settlement=earlier)
         update = reconcile.carry_exceptions_forward(self.register, report, run.label, run.at)
@@ -276,6 +286,20 @@ class DayReplay:
                         f"{', '.join(names)} as of {day}: {reconcile.state_counts(report)}; "
                         f"{update.opened} exception(s) opened"
                         + (f"; not ingested this day, left out: {', '.join(missing)}" if missing else ""))  # fmt: skip
+
+    def _statements(self, company: str, keys: tuple[str, ...]) -> list[reconcile.KeptStatement]:
+        """The statements a run read: received camt.053 files, or files given by hand (kept as read)."""
+        received = {f.raw_key: f for f in self.register.files_of_kind(company, "camt.053")}
+        out: list[reconcile.KeptStatement] = []
+        for key in keys:
+            if key in received:
+                out += reconcile.kept_statements(self.store, [received[key]])
+                continue
+            name = name_in_key(key)
+            statements = parse_camt053(self.store.read(key), name).statements
+            self.register.record_statements(company, statements)
+            out += [reconcile.KeptStatement(name, st) for st in statements]
+        return out
 
     def _as_file(self, key: str) -> Path:
         folder = Path(tempfile.mkdtemp(dir=self.workdir))
@@ -288,17 +312,15 @@ def _what(obj: RawObject) -> str:
     if obj.source == JOURNAL:
         return f"batch {obj.key.rsplit('.', 2)[-2]}"
     if obj.source == RUN_SOURCE:
-        return {reconcile.CAPTURES_READER: "settlement reconciliation", reconcile.BILLS_READER:
-                "incoming reconciliation"}.get(name_in_key(obj.key).removesuffix(".run.json"), "reconciliation")  # fmt: skip
+        return RUN_NAMES.get(name_in_key(obj.key).removesuffix(".run.json"), "reconciliation")
     named = {SEND_SOURCE: "pain.001", poll.SOURCE: "return file", ingest.DOCS_SOURCE: "data docs"}
     if obj.source in named:
         return named[obj.source]
     if obj.source.startswith(ingest.SOURCE):
         return "settlement report"
-    if obj.source.startswith(f"{reconcile.BILLS_READER}: "):
-        return "bills"
-    if obj.source.startswith(f"{reconcile.CAPTURES_READER}: "):
-        return "captures export"
+    for reader, what in INPUT_READERS.items():
+        if obj.source.startswith(f"{reader}: "):
+            return what
     return obj.source
 
 

@@ -1,6 +1,6 @@
 """The raw store's record of what happened that no file says: what was built from which payments, who
 asked for and decided a batch's approval, the provider's answers (its file id, its status), and each run
-of a reconciliation that read a kept input (which input, the day it counted ages to, the moment).
+of a reconciliation (what it read, the day it counted ages to, the moment).
 
 Files alone cannot rebuild the register: a pain.001 does not carry the ERP's payment_ids (an unsafe id
 becomes a hashed EndToEndId), nor who approved it, nor the provider's id for it. So every step that
@@ -11,9 +11,10 @@ between loses only a record that the rerun of the step writes (the same step aga
 register, and a record of the same content a no-op in the store).
 
 A reconciliation's input is kept once per content and day, but the same captures export or bills file
-can be reconciled again later that day, against other reports or payments: so each run keeps a record
-of its own (`incoming/{owner}/…-{reconciliation}.run.json`, written after its exceptions are committed),
-and a replay reconciles at each record, not at the input.
+can be reconciled again later that day, against other reports or payments, and a poll reconciles its
+statements only once all of its files are applied: so each run keeps a record of its own
+(`incoming/{owner}/…-{reconciliation}.run.json`, written after its exceptions are committed), and a
+replay reconciles at each record, not at the input.
 """
 
 from __future__ import annotations
@@ -96,10 +97,10 @@ def read_record(raw_store: RawStore, obj: RawObject) -> JournalRecord:
 
 @dataclass(frozen=True)
 class ReconciliationRun:
-    """One run of a reconciliation over a kept input, as a replay repeats it."""
+    """One run of a reconciliation, as a replay repeats it."""
 
-    reconciliation: str  # the reader that kept the input: reconcile-settlement, reconcile-incoming
-    input_key: str  # the kept input's raw key
+    reconciliation: str  # which: reconcile-settlement, reconcile-incoming, reconcile-statement
+    inputs: tuple[str, ...]  # the raw keys of what it read (a kept input, received statements)
     at: datetime  # the moment its exceptions were carried forward
     label: str  # what the exceptions name as the other side (reports, the bills' source)
     as_of: date | None = None  # the day ages were counted to (settlement)
@@ -118,7 +119,7 @@ def record_run(raw_store: RawStore, owner: str, run: ReconciliationRun) -> RawOb
 def read_run(raw_store: RawStore, obj: RawObject) -> ReconciliationRun:
     body = json.loads(raw_store.read(obj.key))
     return ReconciliationRun(
-        reconciliation=body["reconciliation"], input_key=body["input_key"],
+        reconciliation=body["reconciliation"], inputs=tuple(body["inputs"]),
         at=datetime.fromisoformat(body["at"]), label=body["label"],
         as_of=date.fromisoformat(body["as_of"]) if body.get("as_of") else None,
         reports=tuple(body["reports"]) if body.get("reports") is not None else None,

@@ -70,6 +70,7 @@ def test_a_replayed_day_holds_what_the_register_holds_and_changes_nothing_in_it(
     assert checked["into"] == "scratch" and checked["differences"] == 0
     assert checked["counts"]["batch built"] == 1 and checked["counts"]["batch sent"] == 1
     assert checked["counts"]["return file"] >= 4  # the pain.002, the debit notifications, the rent
+    assert checked["counts"]["statement reconciliation"] == 1  # after the poll's files, as the poll ran it
 
     fresh = replay_day(day=day["today"])
     live_url = day["settings"].effective_database_url

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -432,6 +432,11 @@ def test_reconcile_statement_reads_a_statement_file_and_carries_its_exceptions(t
     assert doc["exceptions"]["entries"]["opened"] == 4 and doc["balance_breaks"] == []
     again = json.loads(paydag("reconcile-statement", str(statement), "--json", cwd=tmp_path).stdout)
     assert again["exceptions"]["entries"] == {"opened": 0, "still_open": 4, "resolved": 0}
+    today = datetime.now(UTC).date().isoformat()  # the file is kept, each run recorded: the day replays
+    replayed = paydag("replay", "--date", today, "--verify", "--json", cwd=tmp_path)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    counts = json.loads(replayed.stdout)["counts"]
+    assert (counts["bank statement given by hand"], counts["statement reconciliation"]) == (1, 2)
     broken = REPO / "tests" / "fixtures" / "camt053" / "paydag_camt.053.001.08_broken_balance.xml"
     refused = paydag("reconcile-statement", str(broken), cwd=tmp_path)
     assert refused.returncode == 1 and "does not add up" in refused.stderr
