@@ -68,6 +68,10 @@ class Day:
         assert set(acknowledged.values()) == {1}
 
 
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class Process:
     name: str
@@ -79,7 +83,10 @@ class Process:
     def start(cls, name: str, args: list[str], env: dict[str, str], home: Path) -> Process:
         out, err = home / f"{name}.out", home / f"{name}.err"
         with out.open("wb") as o, err.open("wb") as e:
-            popen = subprocess.Popen(args, env=env, stdout=o, stderr=e, cwd=home, start_new_session=True)
+            # Ctrl-C as at a terminal: a shell's background job (`make test &`) starts with SIGINT
+            # ignored, and a child inherits that, so the process would never see the test's Ctrl-C.
+            popen = subprocess.Popen(args, env=env, stdout=o, stderr=e, cwd=home, start_new_session=True,
+                                     preexec_fn=_interruptible)  # fmt: skip
         return cls(name, popen, out, err)
 
     @property
