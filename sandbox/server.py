@@ -43,7 +43,9 @@ def running_sandbox(
 ) -> Iterator[str]:
     """The sandbox on a loopback port for the duration of the block; yields its base URL."""
     check_free(host, port)
-    config = uvicorn.Config(create_app(state_dir, credentials), host=host, port=port, log_level="warning")
+    # A request held by a latency fault is cut off at the end rather than waited for.
+    config = uvicorn.Config(create_app(state_dir, credentials), host=host, port=port, log_level="warning",
+                            timeout_graceful_shutdown=1)  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="paydag-sandbox", daemon=True)
     thread.start()
