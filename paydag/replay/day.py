@@ -36,7 +36,7 @@ from paydag.payables.batch import AccountType, Payment, PaymentType
 from paydag.register import Decision, Register
 from paydag.settings import Company
 from paydag.storage import Direction, LocalRawStore, RawObject, RawStore, name_in_key
-from paydag.storage.journal import RUN_SOURCE, BatchEvent, read_record, read_run
+from paydag.storage.journal import RUN_SOURCE, BatchEvent, ReconciliationRun, read_record, read_run
 from paydag.storage.journal import SOURCE as JOURNAL
 from paydag.storage.raw import describe
 
@@ -251,41 +251,49 @@ class DayReplay:
         )
 
     def _reconciliation(self, obj: RawObject) -> Replayed:
-        """A reconciliation run as it was recorded: its input, its day and its moment."""
+        """A reconciliation run as it was recorded: its inputs, its day and its moment."""
         run = read_run(self.store, obj)
-        what, owner = _what(obj), obj.key.split("/")[1]
-        if run.reconciliation == reconcile.BILLS_READER:
-            bills = reconcile.read_bills(self._as_file(run.inputs[0]))
-            done = reconcile.reconcile_incoming_payments(
-                self.register, bills, company_id=owner, bills_source=run.label, now=run.at
-            )
-            return Replayed(obj.key, obj.stored_at, what, "reconciled",
-                            f"{len(done.report)} incoming payment(s); {done.update.opened} exception(s) opened")  # fmt: skip
-        if run.reconciliation == reconcile.STATEMENTS_READER:
-            self._ensure(owner)
-            result, _update = reconcile.reconcile_statements(
-                self.register, owner, self._statements(owner, run.inputs), now=run.at
-            )
-            return Replayed(
-                obj.key, obj.stored_at, what, "reconciled", f"{len(run.inputs)} file(s): {result.counts()}"
-            )
+        replay = {
+            reconcile.BILLS_READER: self._incoming_run,
+            reconcile.STATEMENTS_READER: self._statement_run,
+        }
+        outcome, detail = replay.get(run.reconciliation, self._settlement_run)(run, obj.key.split("/")[1])
+        return Replayed(obj.key, obj.stored_at, _what(obj), outcome, detail)
+
+    def _incoming_run(self, run: ReconciliationRun, company: str) -> tuple[str, str]:
+        bills = reconcile.read_bills(self._as_file(run.inputs[0]))
+        done = reconcile.reconcile_incoming_payments(
+            self.register, bills, company_id=company, bills_source=run.label, now=run.at
+        )
+        return (
+            "reconciled",
+            f"{len(done.report)} incoming payment(s); {done.update.opened} exception(s) opened",
+        )
+
+    def _statement_run(self, run: ReconciliationRun, company: str) -> tuple[str, str]:
+        self._ensure(company)
+        result, _update = reconcile.reconcile_statements(
+            self.register, company, self._statements(company, run.inputs), now=run.at
+        )
+        return "reconciled", f"{len(run.inputs)} file(s): {result.counts()}"
+
+    def _settlement_run(self, run: ReconciliationRun, _owner: str) -> tuple[str, str]:
         # the reports this replay curated, of those the run reconciled (another day's are not replayed)
         folder = next(iter(self.curated.values())).parent.parent if self.curated else self.workdir / "curated"
         wanted = sorted(run.reports) if run.reports is not None else sorted(self.curated)
         here = [n for n in wanted if n in self.curated]
         if not here:
-            return Replayed(obj.key, obj.stored_at, what, "skipped",
-                            f"{', '.join(wanted) or 'no report'}: not ingested this day")  # fmt: skip
+            return "skipped", f"{', '.join(wanted) or 'no report'}: not ingested this day"
         rows, earlier, names = reconcile.curated_settlement(folder, here)
         captures = reconcile.read_captures(self._as_file(run.inputs[0]))
         day = run.as_of or run.at.astimezone(ZoneInfo(self.timezone)).date()
         report = reconcile.reconcile_settlement(rows, captures, as_of=day, earlier_settlement=earlier)
         update = reconcile.carry_exceptions_forward(self.register, report, run.label, run.at)
         missing = sorted(set(wanted) - set(here))
-        return Replayed(obj.key, obj.stored_at, what, "reconciled",
-                        f"{', '.join(names)} as of {day}: {reconcile.state_counts(report)}; "
-                        f"{update.opened} exception(s) opened"
-                        + (f"; not ingested this day, left out: {', '.join(missing)}" if missing else ""))  # fmt: skip
+        return "reconciled", (
+            f"{', '.join(names)} as of {day}: {reconcile.state_counts(report)}; {update.opened} exception(s) opened"
+            + (f"; not ingested this day, left out: {', '.join(missing)}" if missing else "")
+        )
 
     def _statements(self, company: str, keys: tuple[str, ...]) -> list[reconcile.KeptStatement]:
         """The statements a run read: received camt.053 files, or files given by hand (kept as read)."""
