@@ -13,7 +13,6 @@ from paydag import poll, reconcile
 from paydag.bankdays import bank_days_before, non_bank_day_reason
 from paydag.poll import DocumentState
 from paydag.providers.channel import ReceivedDocument
-from paydag.storage.journal import ReconciliationRun, record_run
 from tasks import events, resources
 from tasks.retry import io_task
 
@@ -137,17 +136,12 @@ def reconcile_statements(company: str, outcomes: list[poll.DocumentOutcome]) -> 
     }
     if not keys:
         return {}
-    store = resources.raw_store()
-    with closing(resources.register()) as register:
-        files = [f for f in register.files_of_kind(company, "camt.053") if f.raw_key in keys]
-        now = datetime.now(UTC)
-        result, update = reconcile.reconcile_statements(
-            register, company, reconcile.kept_statements(store, files), now=now
+    with closing(resources.register()) as register:  # after all of the poll's files: a replay does the same
+        store = resources.raw_store()
+        statements, inputs = reconcile.received_statements(register, store, company, keys)
+        result, update = reconcile.reconcile_recorded(
+            register, store, company, statements, inputs, now=datetime.now(UTC), label="the poll's statements"
         )
-        run = ReconciliationRun(
-            reconcile.STATEMENTS_READER, tuple(sorted(keys)), now, "the poll's statements"
-        )
-        record_run(store, company, run)  # for a replay: after all of the poll's files, as here
     publish_statement_reconciliation(company, result, update)
     return result.counts()
 

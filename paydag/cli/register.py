@@ -363,11 +363,10 @@ def reconcile_statement(
     settlement payouts; booked payments missing from them; balance continuity. Exceptions carried forward."""
     from paydag.formats.camt053 import parse_camt053
     from paydag.formats.xml import FormatError
-    from paydag.reconcile import STATEMENTS_READER, KeptStatement, kept_statements, reconcile_statements
+    from paydag.reconcile import STATEMENTS_READER, KeptStatement, received_statements, reconcile_recorded
     from paydag.resources import open_register, open_store
     from paydag.settings import load_settings
     from paydag.storage import keep_input
-    from paydag.storage.journal import ReconciliationRun, record_run
 
     doc: dict[str, Any] = {"command": "reconcile-statement", "company": company,
                            "files": [str(f) for f in files or []]}  # fmt: skip
@@ -387,13 +386,10 @@ def reconcile_statement(
             register.record_statements(company, [k.statement for k in given])
             statements = given
         else:
-            received = register.files_of_kind(company, "camt.053")
-            statements, inputs = kept_statements(store, received), tuple(f.raw_key for f in received)
-        now = datetime.now(UTC)
-        result, update = reconcile_statements(register, company, statements, now=now)
-        record_run(
-            store, company, ReconciliationRun(STATEMENTS_READER, inputs, now, "by hand")
-        )  # for a replay
+            statements, inputs = received_statements(register, store, company)
+        result, update = reconcile_recorded(
+            register, store, company, statements, inputs, now=datetime.now(UTC), label="by hand"
+        )
     finally:
         register.close()
     counts = result.counts()

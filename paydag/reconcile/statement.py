@@ -369,3 +369,34 @@ def kept_statements(raw_store: RawStore, files: Iterable[ReceivedFile]) -> list[
             KeptStatement(name, st, f.id) for st in parse_camt053(raw_store.read(f.raw_key), name).statements
         ]
     return out
+
+
+def received_statements(
+    register: Register, raw_store: RawStore, company_id: str, raw_keys: Iterable[str] | None = None
+) -> tuple[list[KeptStatement], tuple[str, ...]]:
+    """The statements of the company's received camt.053 files (those of `raw_keys`, or all), and the
+    files' raw keys."""
+    wanted = None if raw_keys is None else set(raw_keys)
+    files = [
+        f for f in register.files_of_kind(company_id, "camt.053") if wanted is None or f.raw_key in wanted
+    ]
+    return kept_statements(raw_store, files), tuple(sorted(f.raw_key for f in files))
+
+
+def reconcile_recorded(
+    register: Register,
+    raw_store: RawStore,
+    company_id: str,
+    statements: Sequence[KeptStatement],
+    inputs: Sequence[str],
+    *,
+    now: datetime,
+    label: str,
+) -> tuple[StatementReconciliation, StatementUpdate]:
+    """`reconcile_statements`, then the run's record in the raw store (`inputs`: the raw keys of what it
+    read), written once the exceptions are committed, so that a replay reconciles where this run did."""
+    from paydag.storage.journal import ReconciliationRun, record_run
+
+    reconciled = reconcile_statements(register, company_id, statements, now=now)
+    record_run(raw_store, company_id, ReconciliationRun(STATEMENTS_READER, tuple(inputs), now, label))
+    return reconciled
