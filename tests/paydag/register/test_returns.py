@@ -14,6 +14,7 @@ import pytest
 from paydag.formats.camt054 import parse_camt054
 from paydag.formats.pain002 import parse_pain002
 from paydag.register import PaymentState, Register, returns
+from paydag.register.batches import Batches
 from paydag.settings import load_settings
 from paydag.storage import Direction, LocalRawStore
 from sandbox.bankfiles import BankEntry, BankTransaction, PmtInfStatus, TxStatus, camt054, pain002
@@ -24,7 +25,8 @@ CREATED = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def register(database_url: str, tmp_path: Path) -> Register:
+def built(database_url: str, tmp_path: Path) -> Register:
+    """The batch built, not yet sent."""
     reg = Register(database_url)
     reg.ensure_company("demo", load_settings().company("demo"))
     store = LocalRawStore(tmp_path / "raw")
@@ -35,9 +37,14 @@ def register(database_url: str, tmp_path: Path) -> Register:
         MSG, raw=raw, name="pain001.xml", file_format="pain.001.001.03", nb_of_txs=5, ctrl_sum="30715.60",
         payments=((p, p.payment_id, f"{MSG}-00{1 if n < 3 else 2}") for n, p in enumerate(payments())),
     )  # fmt: skip
-    reg.record_sent(MSG, "file-1")
     yield reg
     reg.close()
+
+
+@pytest.fixture
+def register(built: Register) -> Register:
+    built.record_sent(MSG, "file-1")
+    return built
 
 
 class Bank:
@@ -211,6 +218,37 @@ def test_a_booking_and_a_status_report_applied_at_once_still_end_booked(
         "INV-1001": "ACCEPTED", "INV-1002": "BOOKED", "INV-1003": "ACCEPTED", "INV-1004": "ACCEPTED",
         "INV-1005": "ACCEPTED",
     }  # fmt: skip
+
+
+def test_a_status_report_applied_while_the_batch_is_recorded_as_sent_is_not_undone(
+    built: Register, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bank answered before the send recorded its upload (a send that crashed after uploading and
+    runs again, a poll in between). Here the send reads the payments (BUILT) and then waits to write
+    SENT until the status report has committed ACCEPTED: without the company's lock, SENT was written
+    over ACCEPTED."""
+    sent_read, reported = threading.Event(), threading.Event()
+    real_record = Batches._batch_record
+
+    def record_after_the_report(batch):
+        sent_read.set()
+        reported.wait(timeout=1.5)  # the register makes the report wait for this commit: give up
+        return real_record(batch)
+
+    monkeypatch.setattr(Batches, "_batch_record", staticmethod(record_after_the_report))
+    bank = Bank(built, tmp_path)
+
+    def report() -> None:
+        sent_read.wait(timeout=1.5)
+        try:
+            bank.receive(status_report("ACCP"), "pain.002")
+        finally:
+            reported.set()
+
+    with ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(built.record_sent, MSG, "file-1"), pool.submit(report)]:
+            future.result()
+    assert set(states(built).values()) == {"ACCEPTED"}
 
 
 def test_batch_booking_by_message_and_payment_information(register: Register, bank: Bank) -> None:
