@@ -17,6 +17,7 @@ from paydag.register import Register, ReportState
 from paydag.storage import Direction, LocalRawStore
 from sandbox.bankfiles import BankEntry, BankTransaction, camt053, camt054
 from tests.paydag.register.test_returns import MSG
+from tests.paydag.register.test_returns import built as built
 from tests.paydag.register.test_returns import register as register
 
 IBAN = "SE4550000000058398257466"
