@@ -328,6 +328,21 @@ def test_the_command_line_starts_without_the_register() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_the_file_commands_exit_at_once_with_their_output_whole(tmp_path: Path) -> None:
+    # After printing, a file command skips the interpreter's teardown (atexit included); the rest
+    # exit as usual, so that Prefect's handlers can flush.
+    code = ("import atexit, sys; from paydag.cli import main; atexit.register(print, 'torn down');"
+            "sys.argv = ['paydag', *sys.argv[1:]]; main()")  # fmt: skip
+    missing = str(tmp_path / "missing.xml")
+    parsed = subprocess.run(
+        [sys.executable, "-c", code, "parse", missing, "--json"], capture_output=True, text=True
+    )
+    assert parsed.returncode == 2 and "torn down" not in parsed.stdout
+    assert json.loads(parsed.stdout)["status"] == "unreadable"
+    helped = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and helped.stdout.rstrip().endswith("torn down")
+
+
 def test_a_late_batch_is_refused_naming_the_next_bank_day_or_moved(tmp_path: Path) -> None:
     payables = write_csv(tmp_path / "payables.csv", [row(payment_id="LATE", execution_date="2026-11-20")])
     out = tmp_path / "pain001.xml"

@@ -185,3 +185,13 @@ def test_a_file_on_disk_cut_off_fails_and_one_in_latin_1_is_transcoded(tmp_path:
     parts, notes = read_arrow(latin, latin.name)
     assert notes == ("transcoded from ISO-8859-1 to UTF-8",)
     assert (assemble(parts, reader="arrow").rows["description"] == "Hyrä november").any()
+
+
+def test_every_tag_is_found_also_where_one_tag_begins_another() -> None:
+    from paydag.formats.settlement.arrow_reader import _find_tags
+
+    data = b'<R><Cur a="1"></Cur><CurX/><Cur/></R>'
+    tags = (b"<Cur", b"<CurX", b"</Cur>")
+    found: dict[bytes, set[int]] = {tag: set() for tag in tags}
+    _find_tags(data, 100, tags, found)
+    assert found == {b"<Cur": {103, 120, 127}, b"<CurX": {120}, b"</Cur>": {114}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 
 from paydag.formats.settlement import parse_settlement
 from paydag.validation import validate_settlement
@@ -27,3 +28,13 @@ def test_amounts_are_exact_minor_units_with_credits_negative() -> None:
         -24500,
     )
     assert str(rows["amount_minor"].dtype) == "Int64" and str(rows["vat_minor"].dtype) == "Int64"
+
+
+def test_text_stays_arrow_strings_with_32_bit_offsets_and_absent_columns_are_empty() -> None:
+    rows = parse_settlement(SETTLEMENT_V2.read_bytes(), SETTLEMENT_V2.name).rows
+    for column in ("transaction_no", "service", "currency", "service_type", "brand"):
+        assert rows[column].dtype == pd.ArrowDtype(pa.string()), column  # not large_string: half the offsets
+    assert rows["brand"].isna().all()  # v2 reports carry no Brand: the column is there, empty
+    assert rows.loc[rows["transaction_no"] == "20000000101", "service"].tolist() == [
+        "Consumer Credit Card EU"
+    ]
