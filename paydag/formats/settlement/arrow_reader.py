@@ -179,8 +179,8 @@ class _OnDisk:
 
 def _find_tags(data: bytes, base: int, tags: tuple[bytes, ...], found: dict[bytes, set[int]]) -> None:
     """Add to `found` where each tag starts in `data` (which starts at byte `base`). One regular
-    expression pass for all the tags: a find per tag reads the whole file once per tag, and this runs
-    while GX imports on the same core. A tag that begins another is looked for where that one is."""
+    expression pass for all the tags, not a find per tag: this holds the GIL, which `paydag validate`
+    shares with GX's import. A tag that begins another is looked for where that one is found."""
     pattern = re.compile(b"|".join(re.escape(t) for t in sorted(tags, key=len, reverse=True)))
     for match in pattern.finditer(data):
         at = match.start()

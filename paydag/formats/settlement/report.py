@@ -110,9 +110,9 @@ def assemble(parts: ReportParts, *, reader: str, notes: tuple[str, ...] = ()) ->
     )
 
 
-# Text columns stay Arrow strings with 32-bit offsets, as read (`string[pyarrow]`, pd.ArrowDtype):
-# pandas' own StringDtype("pyarrow") would cast each to large_string, 8 bytes of offsets a value (on
-# a million rows of 23 text columns, 180 MiB and half a second more), and the text is never 2 GiB.
+# Text columns stay the Arrow strings both readers make, 32-bit offsets (`string[pyarrow]`, an
+# ArrowDtype): pandas' own StringDtype("pyarrow") would cast each to large_string, 8 bytes of offsets
+# a value, 180 MiB and half a second more on a million rows of 23 text columns.
 _TEXT = pa.string()
 TEXT_DTYPE = pd.ArrowDtype(_TEXT)
 
