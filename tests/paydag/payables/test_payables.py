@@ -394,3 +394,22 @@ def test_the_cut_off_is_the_profiles_per_payment_type() -> None:
         source="t.csv", now=now,
     )  # fmt: skip
     assert "domestic cut-off 09:00" in report.errors[0].reason
+
+
+def test_an_export_read_in_blocks_keeps_every_row_its_line_and_one_object_per_repeated_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from paydag.payables import export, read_payables_table
+
+    monkeypatch.setattr(export, "_BLOCK", 3)  # blocks far smaller than the file, blank lines across them
+    monkeypatch.setattr(export._Columns, "_DISTINCT", 2)
+    rows = [row(payment_id=f"P{n}", amount=f"{100 + n}.00") for n in range(8)]
+    path = write_csv(tmp_path / "payables.csv", rows)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join([*lines[:3], ",,,,,,,,,,\n", *lines[3:7], "\n", *lines[7:]]))
+    table = read_payables_table(path)
+    assert table.column("payment_id") == [f"P{n}" for n in range(8)]
+    assert table.column("amount") == [f"{100 + n}.00" for n in range(8)]
+    assert table.lines == [2, 3, 5, 6, 7, 8, 10, 11]
+    company = table.column("company")
+    assert len({id(v) for v in company}) == 1 and company[0] == rows[0]["company"]
