@@ -296,6 +296,20 @@ class _Writer:
             AccountType.BBAN: self._bban,
             AccountType.IBAN: self._iban,
         }
+        self._creditors: dict[tuple[object, ...], str] = {}
+
+    _CREDITORS_KEPT = 10_000  # distinct creditors whose elements are kept for the rest of the file
+
+    def _creditor_part(self, p: Payment) -> str:
+        """CdtrAgt, Cdtr and CdtrAcct: written once per creditor, as suppliers repeat in a batch."""
+        key = (p.payment_type, p.account_type, p.account, p.bic, p.clearing, p.creditor_name,
+               p.creditor_address, p.creditor_country, *p.structured_address)  # fmt: skip
+        part = self._creditors.get(key)
+        if part is None:
+            part = self._creditor_account[p.account_type](p)
+            if len(self._creditors) < self._CREDITORS_KEPT:
+                self._creditors[key] = part
+        return part
 
     # -- parties and agents --
 
@@ -434,7 +448,7 @@ class _Writer:
             f"{self._debtor_account()}<DbtrAgt>{self._agent_bic(c.bic)}</DbtrAgt><ChrgBr>{charge_bearer}</ChrgBr>"
         )
         v09 = self.version is Pain001Version.V09
-        creditor_account = self._creditor_account
+        creditor = self._creditor_part
         remittance, text = self._remittance, self._text
         for p in payments:
             e2e = end_to_end_id(p.payment_id)
@@ -443,6 +457,6 @@ class _Writer:
                 f"<CdtTrfTxInf><PmtId><InstrId>{instruction_id(self.msg_id, e2e)}</InstrId>"
                 f"<EndToEndId>{_x(e2e)}</EndToEndId>{uetr_el}</PmtId>"
                 f'<Amt><InstdAmt Ccy="{p.currency}">{format_amount(p.amount, p.currency)}</InstdAmt></Amt>'
-                f"{creditor_account[p.account_type](p)}{remittance(p, text)}</CdtTrfTxInf>"
+                f"{creditor(p)}{remittance(p, text)}</CdtTrfTxInf>"
             )
         w("</PmtInf>")

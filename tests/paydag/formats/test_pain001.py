@@ -262,6 +262,37 @@ def test_text_is_escaped_and_sepa_text_restricted(tmp_path: Path) -> None:
     assert "Rechnung 4711 fur Oktober" in [e.text for e in doc.iterfind(".//p:Ustrd", namespaces=ns)]
 
 
+def test_a_creditors_elements_are_written_once_per_creditor_and_never_shared_by_another(
+    tmp_path: Path,
+) -> None:
+    # The writer keeps each creditor's CdtrAgt, Cdtr and CdtrAcct for the payments after: payments to
+    # one account under another name, address or town get their own.
+    same = {"creditor_street": "Storgatan", "creditor_building": "1", "creditor_postcode": "111 22"}
+    rows = [
+        row(payment_id="P1", creditor_town="Umeå", **same),
+        row(payment_id="P2", creditor_town="Umeå", **same),
+        row(payment_id="P3", creditor_town="Luleå", **same),
+        row(payment_id="P4", creditor_name="Sågverk Väster AB", creditor_town="Umeå", **same),
+        row(payment_id="P5", account="5402-9681", creditor_town="Umeå", **same),
+    ]
+    doc, ns = parse(build(tmp_path, rows=rows).path)
+    written = {
+        tx.findtext("p:PmtId/p:EndToEndId", namespaces=ns): (
+            tx.findtext("p:Cdtr/p:Nm", namespaces=ns),
+            tx.findtext("p:Cdtr/p:PstlAdr/p:TwnNm", namespaces=ns),
+            tx.findtext("p:CdtrAcct/p:Id/p:Othr/p:Id", namespaces=ns),
+        )
+        for tx in doc.iterfind(".//p:CdtTrfTxInf", namespaces=ns)
+    }
+    assert written == {
+        "P1": ("Sågverk Öster AB", "Umeå", "50501055"),
+        "P2": ("Sågverk Öster AB", "Umeå", "50501055"),
+        "P3": ("Sågverk Öster AB", "Luleå", "50501055"),
+        "P4": ("Sågverk Väster AB", "Umeå", "50501055"),
+        "P5": ("Sågverk Öster AB", "Umeå", "54029681"),
+    }
+
+
 def test_version_09_forms(tmp_path: Path) -> None:
     built = build(tmp_path, version=Pain001Version.V09)
     doc, ns = parse(built.path)
