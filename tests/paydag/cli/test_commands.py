@@ -330,16 +330,16 @@ def test_the_command_line_starts_without_the_register() -> None:
 
 def test_the_file_commands_exit_at_once_with_their_output_whole(tmp_path: Path) -> None:
     # After printing, a file command skips the interpreter's teardown (atexit included); the rest
-    # exit as usual, so that Prefect's handlers can flush.
-    code = ("import atexit, sys; from paydag.cli import main; atexit.register(print, 'torn down');"
-            "sys.argv = ['paydag', *sys.argv[1:]]; main()")  # fmt: skip
-    missing = str(tmp_path / "missing.xml")
-    parsed = subprocess.run(
-        [sys.executable, "-c", code, "parse", missing, "--json"], capture_output=True, text=True
-    )
+    # exit as usual, so that Prefect's handlers can flush. Run as users run it: the console script,
+    # with an atexit handler of the test's own registered at start-up.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import atexit\natexit.register(print, 'torn down')\n")
+    hook = {"PYTHONPATH": str(site)}
+    parsed = paydag("parse", str(tmp_path / "missing.xml"), "--json", cwd=tmp_path, **hook)
     assert parsed.returncode == 2 and "torn down" not in parsed.stdout
     assert json.loads(parsed.stdout)["status"] == "unreadable"
-    helped = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True, text=True)
+    helped = paydag("--help", cwd=tmp_path, **hook)
     assert helped.returncode == 0 and helped.stdout.rstrip().endswith("torn down")
 
 
