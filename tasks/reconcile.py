@@ -18,7 +18,6 @@ from prefect.cache_policies import NO_CACHE
 from paydag import reconcile
 from paydag.register import ExceptionsUpdate, ReconException
 from paydag.storage import fetch_input, keep_input
-from paydag.storage.journal import ReconciliationRun, record_run
 from tasks import resources
 from tasks.retry import io_task
 
@@ -82,11 +81,10 @@ def carry_exceptions_forward(
     """Open, keep or resolve the register's exceptions (idempotent: run again, the same outcome), then
     keep the run's record for a replay."""
     with closing(resources.register()) as register:
-        now = datetime.now(UTC)
-        update = reconcile.carry_exceptions_forward(register, report, settlement.label, now)
-        run = ReconciliationRun(reconcile.CAPTURES_READER, (exported.kept_key,), now, settlement.label,
-                                as_of=day, reports=tuple(settlement.names))  # fmt: skip
-        record_run(resources.raw_store(), "captures", run)
+        update = reconcile.carry_exceptions_forward_recorded(
+            register, resources.raw_store(), report, label=settlement.label, now=datetime.now(UTC),
+            captures_key=exported.kept_key, as_of=day, reports=settlement.names,
+        )  # fmt: skip
         return update, register.exceptions("settlement")
 
 

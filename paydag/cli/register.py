@@ -261,9 +261,8 @@ def reconcile_incoming(
 ) -> None:
     """Incoming payments in the register (camt.054 credit) against open bills by OCR."""
     from paydag.cli.runtime import settings_for
-    from paydag.reconcile import BILLS_READER, read_bills, reconcile_incoming_payments
+    from paydag.reconcile import read_bills, reconcile_incoming_recorded
     from paydag.resources import open_register, open_store
-    from paydag.storage.journal import ReconciliationRun, record_run
     from paydag.sync import bills_for_reconciliation
 
     doc: dict[str, Any] = {
@@ -279,11 +278,10 @@ def reconcile_incoming(
         kept = _keep_bills(store, company, bills, open_bills, source, settings.home)
         register = open_register(settings)
     try:
-        now = datetime.now(UTC)
-        done = reconcile_incoming_payments(
-            register, open_bills, company_id=company, bills_source=source, now=now
-        )
-        record_run(store, company, ReconciliationRun(BILLS_READER, (kept,), now, source))  # for a replay
+        done = reconcile_incoming_recorded(
+            register, store, open_bills, company_id=company, bills_source=source, now=datetime.now(UTC),
+            bills_key=kept,
+        )  # fmt: skip
     finally:
         register.close()
     update, result = done.update, done.report

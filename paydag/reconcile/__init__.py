@@ -12,6 +12,7 @@ from paydag.reconcile.incoming import (
     read_bills,
     reconcile_incoming,
     reconcile_incoming_payments,
+    reconcile_incoming_recorded,
 )
 from paydag.reconcile.settlement import (
     CAPTURES_READER,
@@ -19,6 +20,7 @@ from paydag.reconcile.settlement import (
     CapturesUnreadable,
     SettlementState,
     carry_exceptions_forward,
+    carry_exceptions_forward_recorded,
     curated_settlement,
     normalise_captures,
     read_captures,
@@ -58,6 +60,7 @@ __all__ = [
     "balance_breaks",
     "bills_csv",
     "carry_exceptions_forward",
+    "carry_exceptions_forward_recorded",
     "curated_settlement",
     "incoming_exceptions",
     "incoming_frame",
@@ -68,6 +71,7 @@ __all__ = [
     "received_statements",
     "reconcile_incoming",
     "reconcile_incoming_payments",
+    "reconcile_incoming_recorded",
     "reconcile_recorded",
     "reconcile_settlement",
     "reconcile_statement",

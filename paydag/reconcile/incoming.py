@@ -17,6 +17,7 @@ from paydag.reconcile.settlement import CapturesUnreadable
 
 if TYPE_CHECKING:
     from paydag.register import ExceptionsUpdate, Register
+    from paydag.storage import RawStore
 
 
 BILLS_READER = "reconcile-incoming"  # the raw store's `source` of a bills file it kept
@@ -156,3 +157,25 @@ def reconcile_incoming_payments(
         now=now,
     )
     return IncomingReconciliation(report, update)
+
+
+def reconcile_incoming_recorded(
+    register: Register,
+    raw_store: RawStore,
+    bills: pd.DataFrame,
+    *,
+    company_id: str,
+    bills_source: str,
+    now: datetime,
+    bills_key: str,
+) -> IncomingReconciliation:
+    """`reconcile_incoming_payments`, then the run's record in the raw store (`bills_key`: the kept
+    bills it read), written once the exceptions are committed, so that a replay reconciles where
+    this run did."""
+    from paydag.storage.journal import ReconciliationRun, record_run
+
+    done = reconcile_incoming_payments(
+        register, bills, company_id=company_id, bills_source=bills_source, now=now
+    )
+    record_run(raw_store, company_id, ReconciliationRun(BILLS_READER, (bills_key,), now, bills_source))
+    return done

@@ -19,6 +19,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from paydag.register import ExceptionsUpdate, Register
+    from paydag.storage import RawStore
 
 
 CAPTURES_READER = "reconcile-settlement"  # the raw store's `source` of a captures export it kept
@@ -356,6 +357,28 @@ def carry_exceptions_forward(
     return register.update_exceptions(
         "settlement", open_items=items, matched_keys=matched, resolution=f"matched in {label}", now=now
     )
+
+
+def carry_exceptions_forward_recorded(
+    register: Register,
+    raw_store: RawStore,
+    report: pd.DataFrame,
+    *,
+    label: str,
+    now: datetime,
+    captures_key: str,
+    as_of: date,
+    reports: Iterable[str],
+) -> ExceptionsUpdate:
+    """`carry_exceptions_forward`, then the run's record in the raw store (`captures_key`: the kept
+    export it read), written once the exceptions are committed, so that a replay reconciles where
+    this run did."""
+    from paydag.storage.journal import ReconciliationRun, record_run
+
+    update = carry_exceptions_forward(register, report, label, now)
+    run = ReconciliationRun(CAPTURES_READER, (captures_key,), now, label, as_of=as_of, reports=tuple(reports))
+    record_run(raw_store, "captures", run)
+    return update
 
 
 def report_level(
