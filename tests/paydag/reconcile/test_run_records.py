@@ -8,17 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from paydag.formats.settlement import parse_settlement
 from paydag.reconcile import (
     carry_exceptions_forward_recorded,
-    normalise_captures,
     reconcile_incoming_recorded,
     reconcile_settlement,
 )
 from paydag.register import Register
 from paydag.storage import LocalRawStore
 from paydag.storage.journal import ReconciliationRun, read_run
-from tests.conftest import SETTLEMENT_V2
+from tests.paydag.register.test_exceptions import settled_and_captured
 
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 
@@ -26,15 +24,7 @@ NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 def test_the_settlement_and_incoming_runs_are_recorded_with_their_inputs(
     database_url: str, tmp_path: Path
 ) -> None:
-    report = parse_settlement(SETTLEMENT_V2.read_bytes(), SETTLEMENT_V2.name)
-    rows = report.rows.assign(accounting_no=report.accounting_no)
-    captures = normalise_captures(
-        pd.DataFrame(
-            {"transaction_no": rows["transaction_no"], "payee_reference": rows["order_id"],
-             "type": ["Reversal" if a < 0 else "Capture" for a in rows["amount_minor"]],
-             "amount_minor": rows["amount_minor"].abs(), "created": "2022-11-24T12:00:00Z"}
-        )
-    )  # fmt: skip
+    rows, captures = settled_and_captured()
     bills = pd.DataFrame({"bill_no": ["B1"], "payment_reference": ["4711000003"], "amount_minor": [845000]})
     store = LocalRawStore(tmp_path / "raw")
     register = Register(database_url)

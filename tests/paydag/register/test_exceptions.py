@@ -12,7 +12,8 @@ from paydag.register import Register
 from tests.conftest import SETTLEMENT_V2
 
 
-def test_a_missing_capture_is_resolved_by_the_next_report(database_url: str) -> None:
+def settled_and_captured() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Our v2 report's rows, and the captures export that has every one of them."""
     report = parse_settlement(SETTLEMENT_V2.read_bytes(), SETTLEMENT_V2.name)
     rows = report.rows.assign(accounting_no=report.accounting_no)
     captures = normalise_captures(
@@ -22,6 +23,11 @@ def test_a_missing_capture_is_resolved_by_the_next_report(database_url: str) -> 
              "amount_minor": rows["amount_minor"].abs(), "created": "2022-11-24T12:00:00Z"}
         )
     )  # fmt: skip
+    return rows, captures
+
+
+def test_a_missing_capture_is_resolved_by_the_next_report(database_url: str) -> None:
+    rows, captures = settled_and_captured()
     late = rows["transaction_no"].iloc[0]
     register = Register(database_url)
     try:
