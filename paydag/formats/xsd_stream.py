@@ -1,9 +1,15 @@
-"""Streaming XSD validation, in a child process, of a document while it is being written.
+"""Streaming XSD validation, in child processes, of a document while it is being written.
 
 Parsing and validating a 50 MB pain.001 takes longer than writing it, and lxml keeps the GIL while it
-parses, so a thread would only take turns with the writer; a child process runs the check on the
-other core. Memory stays flat on both sides: the parent streams chunks through a pipe, and the child
-holds only the records (`CdtTrfTxInf`) that arrived since its last look.
+parses, so a thread would only take turns with the writer; child processes run the check on the other
+core. Each child reads the file itself as it grows (`os.pread` on the descriptor it inherits), so the
+writer never waits for a checker. A large document is checked in two parts at once, split between two
+records of one `PmtInf`: the first child checks the file up to the split, closed there with the open
+elements' end tags; the second checks the group header and that `PmtInf`'s head followed by the rest
+of the file. Each part is a document of its own, and both valid is the whole valid: the split lies
+inside `CdtTrfTxInf+`, itself inside `PmtInf+`, so each part's `PmtInf`s and records, joined, are
+what the whole holds in the same content models (the schema has no identity constraints). Memory stays
+flat: a child holds only the records (`CdtTrfTxInf`) that arrived since its last look.
 
 How the child checks, and why it is the whole document's check. It feeds the parser up to the last
 closing record tag of what it has read, validates the tree built so far with `XMLSchema.validate`
@@ -25,7 +31,7 @@ datatypes but not the content model (an unexpected element passes).
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -109,39 +115,116 @@ def _drop_validated(root: etree._Element, record_tag: str) -> bool:
     return True
 
 
-def _widen_pipe(fd: int) -> None:
-    """Give the pipe 1 MiB (Linux; the default is 64 KiB) so the writer rarely waits for the checker."""
-    set_pipe_size = getattr(fcntl, "F_SETPIPE_SZ", None)
-    if set_pipe_size is not None:
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(fd, set_pipe_size, CHUNK)
+class _FilePart:
+    """`read1` over a part of a file that another process is still writing, after a prefix and before
+    a closing that make the part a document of its own; where the part lies and how far the file is
+    written are told on `control`.
+
+    Control messages, each a line and its payload: `upto OFFSET 0`, the file is written that far;
+    `start OFFSET N` and N bytes of prefix (a part that does not begin at the file's start waits for
+    it); `end OFFSET N` and N bytes of closing. Only bytes told as written are read, so a part never
+    reads past its end before it knows of it.
+    """
+
+    def __init__(self, fd: int, control: int, *, from_start: bool) -> None:
+        self._fd, self._control = fd, control
+        self._inbox = b""
+        self._pos: int | None = 0 if from_start else None
+        self._written = 0
+        self._end: int | None = None
+        self._prefix = self._closing = b""
+
+    def read1(self, n: int = CHUNK) -> bytes:
+        while True:
+            if self._prefix:
+                data, self._prefix = self._prefix, b""
+                return data
+            if self._pos is not None:
+                if self._end is not None and self._pos >= self._end:
+                    data, self._closing = self._closing, b""
+                    return data
+                limit = min(n, (self._written if self._end is None else self._end) - self._pos)
+                if limit > 0:
+                    data = os.pread(self._fd, limit, self._pos)
+                    if not data:
+                        raise XsdCheckFailed(f"the file ends at {self._pos}, told written to {self._written}")
+                    self._pos += len(data)
+                    return data
+            self._receive()
+
+    read = read1
+
+    def _receive(self) -> None:
+        """Wait for the next control message and take it."""
+        while not self._take_message():
+            data = os.read(self._control, 1 << 16)
+            if not data:
+                raise XsdCheckFailed("the writer closed the control pipe before it told the part's end")
+            self._inbox += data
+
+    def _take_message(self) -> bool:
+        line, newline, rest = self._inbox.partition(b"\n")
+        if not newline:
+            return False
+        word, offset, size = line.split()
+        if len(rest) < int(size):
+            return False
+        payload, self._inbox = rest[: int(size)], rest[int(size) :]
+        if word == b"upto":
+            self._written = int(offset)
+        elif word == b"start":
+            self._pos, self._prefix = int(offset), payload
+        elif word == b"end":
+            self._end, self._closing = int(offset), payload
+        else:
+            raise XsdCheckFailed(f"unknown control message {line!r}")
+        return True
 
 
 class XsdCheckProcess:
-    """A child process that validates what is fed to it against `xsd`."""
+    """A child process that validates part of the file open at `fd` while the parent writes it.
 
-    def __init__(self, xsd: Path, record_tag: str) -> None:
+    The child reads the file itself (`os.pread` on the descriptor it inherits), so the writer never
+    waits for it; `written` tells it how far it may read. `from_start` checks the file from its first byte; otherwise the child waits for
+    `start_at`. Either way `end_at` tells it where its part ends and what closes it.
+    """
+
+    def __init__(self, xsd: Path, record_tag: str, fd: int, *, from_start: bool = True) -> None:
         self._proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module, no shell)
-            [sys.executable, "-m", __name__, str(xsd), record_tag],
+            [
+                sys.executable,
+                "-m",
+                __name__,
+                str(xsd),
+                record_tag,
+                str(fd),
+                "start" if from_start else "wait",
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            pass_fds=(fd,),
         )
-        self._open = True
-        _widen_pipe(self._proc.stdin.fileno())  # type: ignore[union-attr]
 
-    def feed(self, chunk: bytes) -> None:
-        if not self._open:
-            return
-        try:
-            self._proc.stdin.write(chunk)  # type: ignore[union-attr]
-        except BrokenPipeError:
-            # The child stopped reading: it found an error (or died); finish() tells which.
-            self._open = False
+    def _send(self, message: bytes) -> None:
+        with contextlib.suppress(BrokenPipeError):  # it stopped: finish() tells why
+            self._proc.stdin.write(message)  # type: ignore[union-attr]
+            self._proc.stdin.flush()  # type: ignore[union-attr]
+
+    def written(self, offset: int) -> None:
+        """The file is written (and flushed) up to `offset`."""
+        self._send(b"upto %d 0\n" % offset)
+
+    def start_at(self, offset: int, prefix: bytes) -> None:
+        """The part begins at `offset` of the file, after `prefix`."""
+        self._send(b"start %d %d\n" % (offset, len(prefix)) + prefix)
+
+    def end_at(self, offset: int, closing: bytes = b"") -> None:
+        """The part ends at `offset` of the file, before `closing`."""
+        self._send(b"end %d %d\n" % (offset, len(closing)) + closing)
 
     def finish(self) -> str | None:
-        """Close the input and wait: the first validation error, or None when the document is valid."""
-        self._open = False
+        """Wait for the verdict: the first validation error, or None when the part is valid."""
         with contextlib.suppress(BrokenPipeError):
             self._proc.stdin.close()  # type: ignore[union-attr]
         out = self._proc.stdout.read()  # type: ignore[union-attr]
@@ -162,8 +245,9 @@ class XsdCheckProcess:
 
 
 def main(argv: list[str]) -> int:
-    xsd, record_tag = argv
-    error = validate_stream(sys.stdin.buffer, load_schema(Path(xsd)), record_tag)
+    xsd, record_tag, fd, begin = argv
+    part = _FilePart(int(fd), sys.stdin.fileno(), from_start=begin == "start")
+    error = validate_stream(part, load_schema(Path(xsd)), record_tag)
     if error:
         sys.stdout.write(error)
         return 1

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class PayablesUnreadable(Exception):
@@ -27,9 +28,12 @@ class PaymentType(StrEnum):
     CROSS_BORDER = "cross-border"  # anything else
 
 
-@dataclass(frozen=True, slots=True)
-class Payment:
-    """One validated supplier payment, its identifiers normalised."""
+class Payment(NamedTuple):
+    """One validated supplier payment, its identifiers normalised.
+
+    A named tuple rather than a frozen dataclass: a batch makes one per row, and a frozen dataclass's
+    constructor (an `object.__setattr__` per field) took 7 µs of them, most of a 100 000-row
+    validation's time; a named tuple takes 1.4 µs, and is as immutable and compared by value."""
 
     row: int
     payment_id: str
@@ -60,15 +64,16 @@ class Payment:
 
     def canonical(self) -> str:
         """The payment's identity as text: what makes two exports the same batch."""
+        # Unpacked at once: a batch digests every payment, and thirteen attribute reads cost more.
+        (_, payment_id, company, name, account_type, account, _, bic, amount, currency, day, ocr, message,
+         country, address, _, street, building, postcode, town, _, _) = self  # fmt: skip
         text = (
-            f"{self.payment_id}\x1f{self.company}\x1f{self.creditor_name}\x1f{self.account_type}\x1f"
-            f"{self.account}\x1f{self.bic or ''}\x1f{self.amount:f}\x1f{self.currency}\x1f"
-            f"{self.execution_date.isoformat()}\x1f{self.ocr or ''}\x1f{self.message or ''}\x1f"
-            f"{self.creditor_country}\x1f{self.creditor_address or ''}"
+            f"{payment_id}\x1f{company}\x1f{name}\x1f{account_type}\x1f{account}\x1f{bic or ''}\x1f"
+            f"{amount:f}\x1f{currency}\x1f{day.isoformat()}\x1f{ocr or ''}\x1f{message or ''}\x1f"
+            f"{country}\x1f{address or ''}"
         )
-        address = self.structured_address
-        if any(address):  # counted only where given: the ids of earlier exports stay as they were
-            text += "\x1f" + "\x1e".join(v or "" for v in address)
+        if street or building or postcode or town:  # counted only where given: earlier exports' ids stay
+            text += f"\x1f{street or ''}\x1e{building or ''}\x1e{postcode or ''}\x1e{town or ''}"
         return text
 
 

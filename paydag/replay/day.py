@@ -334,7 +334,7 @@ def _what(obj: RawObject) -> str:
 
 def _payment(d: Mapping[str, object]) -> Payment:
     """A payment as the batch record keeps it (`journal.as_body`)."""
-    names = {f.name for f in dataclasses.fields(Payment)}
+    names = set(Payment._fields)
     values = {k: v for k, v in d.items() if k in names}
     values |= {
         "account_type": AccountType(values["account_type"]), "payment_type": PaymentType(values["payment_type"]),

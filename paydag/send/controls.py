@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from paydag.identifiers import mask
@@ -155,7 +155,7 @@ def apply_controls(
     for w in warned:
         flags[w.payment_id].append(f"{w.field}: {w.reason}")
     kept = tuple(
-        replace(p, flags=(*p.flags, *flags[p.payment_id])) if p.payment_id in flags else p
+        p._replace(flags=(*p.flags, *flags[p.payment_id])) if p.payment_id in flags else p
         for p in batch.payments
         if p.payment_id not in held_ids
     )

@@ -64,8 +64,10 @@ def _plain(value: object) -> object:
 
 
 def as_body(obj: object) -> dict[str, Any]:
-    """A dataclass's fields as JSON values: Decimals as exact text, dates as ISO text, enums by value."""
-    return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}  # type: ignore[arg-type]
+    """A dataclass's or named tuple's fields as JSON values: Decimals as exact text, dates as ISO
+    text, enums by value."""
+    names = getattr(obj, "_fields", None) or [f.name for f in dataclasses.fields(obj)]  # type: ignore[arg-type]
+    return {name: _plain(getattr(obj, name)) for name in names}
 
 
 def record(

@@ -113,3 +113,66 @@ def test_the_tree_stays_small(document: bytes, tmp_path: Path) -> None:
     file_mib = many.stat().st_size / 2**20
     assert file_mib > 50
     assert int(done.stdout) < file_mib  # the tree of the whole would be several times the file
+
+
+@pytest.mark.parametrize("bad_from", [0.1, 0.9])
+def test_a_large_file_checked_in_two_parts_fails_on_a_bad_record_in_either(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad_from: float
+) -> None:
+    # The file is split between two checkers at about half its records: a record the schema refuses
+    # only early on (the first checker's part) or only late (the second's) fails the file alike.
+    from paydag.formats import pain001
+    from paydag.formats.bank_profiles import bank_profile
+
+    count = 3 * pain001._SPLIT_FROM
+    batch = make_batch(list(sample_payables(count, company="demo", first_day=date(2026, 11, 23))))
+    written = {"records": 0}
+    remittance = pain001._Writer._remittance
+
+    def sometimes_bad(p, text):
+        written["records"] += 1
+        bad = abs(written["records"] / count - bad_from) < 0.02
+        return "<RmtInf><Bogus>1</Bogus></RmtInf>" if bad else remittance(p, text)
+
+    monkeypatch.setattr(pain001._Writer, "_remittance", staticmethod(sometimes_bad))
+    parts: list[bool] = []
+    monkeypatch.setattr(pain001._Sink, "close", _spy_split(pain001._Sink.close, parts))
+    with pytest.raises(pain001.Pain001SchemaError, match="Bogus"):
+        pain001.build_pain001(
+            batch,
+            company=company(),
+            profile=bank_profile("generic"),
+            out=tmp_path / "p.xml",
+            created_at=CREATED,
+        )
+    assert parts == [True]  # it was checked in two parts
+    assert list(tmp_path.iterdir()) == []
+
+
+def _spy_split(close, parts: list[bool]):
+    def spied(sink) -> None:
+        close(sink)
+        parts.append(sink.split)
+
+    return spied
+
+
+def test_a_large_file_of_one_payment_groups_is_checked_whole(tmp_path: Path, monkeypatch) -> None:
+    # No PmtInf holds two records, so there is nowhere to split: one checker checks it all.
+    from paydag.formats import pain001
+    from paydag.formats.bank_profiles import bank_profile
+
+    monkeypatch.setattr(pain001, "_SPLIT_FROM", 2)
+    rows = list(sample_payables(3, company="demo", first_day=date(2026, 11, 23)))
+    for n, r in enumerate(rows):
+        r["execution_date"] = ["2026-11-23", "2026-11-24", "2026-11-25"][n]
+        r["account_type"], r["account"], r["currency"], r["ocr"] = "BG", "5050-1055", "SEK", ""
+        r["message"] = f"Faktura {n}"
+    parts: list[bool] = []
+    monkeypatch.setattr(pain001._Sink, "close", _spy_split(pain001._Sink.close, parts))
+    built = pain001.build_pain001(
+        make_batch(rows), company=company(), profile=bank_profile("generic"), out=tmp_path / "p.xml",
+        created_at=CREATED,
+    )  # fmt: skip
+    assert parts == [False] and len(built.payment_infos) == 3
+    assert validate_stream(io.BytesIO(built.path.read_bytes()), load_schema(V03.xsd), RECORD) is None
