@@ -55,6 +55,20 @@ def as_is(value: str, charset: str) -> bool:
     )
 
 
+def all_as_is(values: list[str], charset: str) -> bool:
+    """True when `as_is` holds for every value; one look at them all, for a column of texts. False
+    may also mean "ask `as_is` one by one" (a value with "/ " or " /" in it)."""
+    joined = "/".join(values)  # "/" is in both sets: the join is of the set when every value is
+    return (
+        _OF_THE_SET[charset](joined) is not None
+        and "  " not in joined
+        and "/ " not in joined
+        and " /" not in joined
+        and not joined.startswith(" ")
+        and not joined.endswith(" ")
+    )
+
+
 def fit(value: str, charset: str) -> Fitted:
     """`value` in the characters of `charset`: letters transliterated (Ł→L, ö→o in SEPA, ß→ss),
     signs replaced (& → +) or made spaces; Untransliterable for a letter that has no form there."""
