@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paydag.formats.charset import SEPA, SWEDISH, Untransliterable, as_is, fit
+from paydag.formats.charset import SEPA, SWEDISH, Untransliterable, all_as_is, as_is, fit
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,14 @@ def test_a_letter_with_no_latin_form_is_refused(value: str) -> None:
 def test_text_taken_as_it_is_is_exactly_what_fitting_leaves_alone(value: str, charset: str) -> None:
     fitted = fit(value, charset)
     assert as_is(value, charset) == (fitted.text == value and not fitted.changed)
+
+
+@given(
+    st.lists(st.text(alphabet=st.sampled_from("ab Ö/.-&ł"), max_size=8), max_size=6),
+    st.sampled_from(["sepa", "swedish"]),
+)
+def test_a_column_is_as_is_in_one_look_only_when_every_value_is(values: list[str], charset: str) -> None:
+    if all_as_is(values, charset):
+        assert all(as_is(v, charset) for v in values)
+    elif not any("/" in v for v in values):  # "/ " and " /" in a value may send it to the one-by-one look
+        assert not all(as_is(v, charset) for v in values)
