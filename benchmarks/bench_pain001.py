@@ -98,9 +98,9 @@ def run_paydag(payments: int, repeat: int, workdir: Path, sepa: bool = False) ->
     }
 
 
-def run_cli(payments: int, workdir: Path) -> dict[str, float]:
-    """`paydag build-pain001` as a user runs it, a process of its own: read the CSV, validate every
-    row, write the file, check it against the XSD."""
+def run_cli(payments: int, repeat: int, workdir: Path) -> dict[str, float]:
+    """`paydag build-pain001` as a user runs it, a process of its own each time (best of `repeat`, as
+    the peer is timed): read the CSV, validate every row, write the file, check it against the XSD."""
     import csv
 
     from paydag.samples import sample_payables
@@ -118,10 +118,13 @@ def run_cli(payments: int, workdir: Path) -> dict[str, float]:
                         "PAYDAG_HOME": str(workdir / "home")}  # fmt: skip
     command = [sys.executable, "-m", "paydag.cli", "build-pain001", str(payables), "--company", "demo",
                "--out", str(out), "--today", FIRST_DAY.isoformat()]  # fmt: skip
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    assert done.returncode == 0, done.stdout + done.stderr
+    seconds = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        seconds = min(seconds, time.perf_counter() - started)
+        assert done.returncode == 0, done.stdout + done.stderr
+    # The largest of the runs (and of their XSD checkers, which start from the process as it is then).
     return {"seconds": seconds, "bytes": out.stat().st_size,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}  # fmt: skip
 
@@ -173,7 +176,7 @@ def main() -> None:
             if args.side == "sepaxml":
                 result = run_sepaxml(args.payments, args.repeat, Path(tmp))
             elif args.side == "paydag-cli":
-                result = run_cli(args.payments, Path(tmp))
+                result = run_cli(args.payments, args.repeat, Path(tmp))
             else:
                 result = run_paydag(args.payments, args.repeat, Path(tmp), sepa=args.side == "paydag-sepa")
             print(json.dumps(result))
