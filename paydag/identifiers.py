@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-import numpy as np
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 from stdnum import luhn
@@ -82,28 +81,27 @@ def ocr(value: str, *, length_digit: bool = False) -> str:
     return digits
 
 
+# Luhn's doubling of a digit (7 → 14 → 1 + 4 = 5), as bytes: the digit's character to the value.
+_LUHN_DOUBLED = bytes.maketrans(b"0123456789", bytes([0, 2, 4, 6, 8, 1, 3, 5, 7, 9]))
+
+
 def ocr_passes(values: Sequence[str], *, length_digit: bool = False) -> list[bool]:
     """For each value, whether `ocr(value)` accepts it exactly as written, for a whole column at once.
 
-    The same rule as `ocr` with Luhn summed by numpy: a batch of 100 000 references takes
-    milliseconds instead of the second that one stdnum call each takes. False only means "ask `ocr`",
-    which also gives the reason.
+    The same rule as `ocr`, Luhn summed over each reference's bytes by `sum` and `bytes.translate`:
+    a batch of 100 000 references takes milliseconds instead of the second that one stdnum call each
+    takes (and without numpy, whose import costs 15 MiB). False only means "ask `ocr`", which also
+    gives the reason.
     """
-    width = 25
-    plain = [i for i, v in enumerate(values) if 2 <= len(v) <= width and v.isascii() and v.isdigit()]
-    passes = [False] * len(values)
-    if not plain:
-        return passes
-    padded = "".join(values[i].rjust(width, "0") for i in plain).encode("ascii")  # a 0 adds nothing
-    digits = (np.frombuffer(padded, np.uint8) - ord("0")).reshape(-1, width).astype(np.int16)
-    doubled = digits[:, width - 2 :: -2] * 2  # every second digit from the right, the check digit not
-    total = digits[:, width - 1 :: -2].sum(axis=1) + (doubled - 9 * (doubled > 9)).sum(axis=1)
-    good = total % 10 == 0
-    if length_digit:
-        lengths = np.fromiter((len(values[i]) for i in plain), np.int16, len(plain))
-        good &= digits[:, width - 2] == lengths % 10
-    for i, ok in zip(plain, good.tolist(), strict=True):
-        passes[i] = ok
+    passes = []
+    for value in values:
+        if not (2 <= len(value) <= 25 and value.isascii() and value.isdigit()):
+            passes.append(False)
+            continue
+        data = value.encode()
+        kept = data[-1::-2]  # every second digit from the right, the check digit first
+        total = sum(kept) - 48 * len(kept) + sum(data[-2::-2].translate(_LUHN_DOUBLED))
+        passes.append(total % 10 == 0 and (not length_digit or data[-2] - 48 == len(data) % 10))
     return passes
 
 
