@@ -68,8 +68,8 @@ _TEXT_FIELDS = {"creditor_name": CREDITOR_NAME_MAX, "message": MESSAGE_MAX, "cre
 class _Findings:
     """Every failure and warning of a batch, each with its row's index and its check's place."""
 
-    def __init__(self, table: PayablesTable, payment_ids: list[str]) -> None:
-        self.lines = table.lines
+    def __init__(self, lines: list[int], payment_ids: list[str]) -> None:
+        self.lines = lines
         self._payment_ids = payment_ids
         self._items: list[tuple[int, int, bool, str, str]] = []
         self.failed: set[int] = set()
@@ -148,13 +148,16 @@ def validate_table(
     """
     if now is not None and now.date() != today:
         raise ValueError(f"now ({now:%Y-%m-%d %H:%M}) is not on today ({today})")
-    report = ValidationReport(source=source, rows_read=len(table))
+    rows, lines = len(table), table.lines
+    report = ValidationReport(source=source, rows_read=rows)
     column = {name: _stripped(table.column(name)) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)}
-    found = _Findings(table, column["payment_id"])
+    # Each column is let go once its last check has read it (the pops below), and with the table gone
+    # that frees it: the raw amounts, accounts and dates are a tenth of a large batch's peak.
+    del table
+    found = _Findings(lines, column["payment_id"])
     _check_payment_ids(found, column["payment_id"])
-    for index, row_company in enumerate(
-        column["company"] if column["company"].count(company) < len(table) else ()
-    ):
+    companies = column.pop("company")
+    for index, row_company in enumerate(companies if companies.count(company) < rows else ()):
         if row_company != company:
             found.add(
                 index,
@@ -165,27 +168,26 @@ def validate_table(
             )
     texts = {name: _texts(found, name, column[name], required=name == "creditor_name", max_len=max_len)
              for name, max_len in _TEXT_FIELDS.items()}  # fmt: skip
-    currency = found.each_distinct(_CURRENCY, _currency, column["currency"])
-    amount = _amounts(found, column["amount"], currency)
+    currency = found.each_distinct(_CURRENCY, _currency, column.pop("currency"))
+    amount = _amounts(found, column.pop("amount"), currency)
     execution_date = found.each_distinct(
-        _DATE,
-        _execution_date,
-        column["execution_date"],
-        [today] * len(table),
-        [move_to_next_bank_day] * len(table),
+        _DATE, _execution_date, column.pop("execution_date"), [today] * rows, [move_to_next_bank_day] * rows
     )
-    account_type = found.each_distinct(_ACCOUNT_TYPE, _account_type, column["account_type"])
-    country = found.each_distinct(_COUNTRY, _country, [c.upper() or None for c in column["creditor_country"]])
+    account_type = found.each_distinct(_ACCOUNT_TYPE, _account_type, column.pop("account_type"))
+    country = found.each_distinct(
+        _COUNTRY, _country, [c.upper() or None for c in column.pop("creditor_country")]
+    )
     accounts = found.each_distinct(
-        _ACCOUNT, _account, account_type, column["account"], column["bic"], currency, country
+        _ACCOUNT, _account, account_type, column.pop("account"), column.pop("bic"), currency, country
     )
+    del country
     payment_type = [a[4] for a in accounts]
     if now is not None:
         execution_date = _after_cutoffs(
             found, execution_date, payment_type, profile, now, move_to_next_bank_day
         )
     ocr = _references(found, column["ocr"], profile.ocr_length_digit, payment_type)
-    _check_reference_or_message(found, ocr, texts["message"], column["ocr"])
+    _check_reference_or_message(found, ocr, texts["message"], column.pop("ocr"))
     _check_structured_address(found, texts["creditor_town"], payment_type)
     texts = _in_charsets(found, texts, payment_type, profile.domestic_charset)
     allow_duplicate = _texts(
@@ -195,7 +197,7 @@ def validate_table(
     # The account check's five values of each row, one by one as the payments are made.
     accounts_by_part = [map(itemgetter(part), accounts) for part in range(5)]
     columns = (
-        table.lines, column["payment_id"], repeat(company), texts["creditor_name"], account_type,
+        lines, column["payment_id"], repeat(company), texts["creditor_name"], account_type,
         accounts_by_part[0], accounts_by_part[1], accounts_by_part[2], amount, currency, execution_date,
         ocr, texts["message"], accounts_by_part[3], texts["creditor_address"], accounts_by_part[4],
         texts["creditor_street"], texts["creditor_building"], texts["creditor_postcode"],
