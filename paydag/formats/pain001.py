@@ -29,7 +29,7 @@ from paydag.atomic import replacing
 from paydag.formats.bank_profiles import BankProfile, PartyId
 from paydag.formats.charset import fit
 from paydag.formats.xsd_stream import XsdCheckProcess
-from paydag.money import minor_units
+from paydag.money import format_amount
 from paydag.payables import AccountType, Payment, PaymentBatch, PaymentType
 from paydag.settings import Company, ConfigurationError, package_data
 
@@ -528,14 +528,14 @@ class _Writer:
         creditor, remittance, record, msg_id = self._creditor_part, self._remittance, out.record, self.msg_id
         # The group's currency and payment type are every payment's in it.
         text = self._text if info.payment_type is not PaymentType.DOMESTIC else _domestic_text
-        amount_open, places = f'<Amt><InstdAmt Ccy="{info.currency}">', minor_units(info.currency)
+        amount_open = f'<Amt><InstdAmt Ccy="{info.currency}">'
         for p in payments:
             e2e = end_to_end_id(p.payment_id)  # a safe ISO id, or E and hex digits: nothing to escape
             uetr_el = f"<UETR>{uetr(msg_id, e2e)}</UETR>" if v09 else ""
             record(
                 f"<CdtTrfTxInf><PmtId><InstrId>{instruction_id(msg_id, e2e)}</InstrId>"
                 f"<EndToEndId>{e2e}</EndToEndId>{uetr_el}</PmtId>"
-                f"{amount_open}{p.amount:.{places}f}</InstdAmt></Amt>"
+                f"{amount_open}{format_amount(p.amount, info.currency)}</InstdAmt></Amt>"
                 f"{creditor(p)}{remittance(p, text)}</CdtTrfTxInf>"
             )
         out.write("</PmtInf>")
