@@ -20,6 +20,10 @@ from paydag.register.snapshot import differences
 from paydag.samples import ocr_reference
 from tests.paydag.cli.test_commands import paydag
 
+# A whole demo (five flow runs, each a process of its own) took 90-120 s on a quiet machine and over
+# 300 s on a loaded CI machine; the demo's own --timeout (300 s) still bounds every single step.
+DEMO_TIMEOUT = 900
+
 
 def port_is_free(port: int) -> bool:
     """Nothing listens on it (connections in TIME_WAIT may remain)."""
@@ -34,7 +38,7 @@ def ports() -> list[str]:
 
 def test_the_daily_cycle_runs_through_the_deployments(tmp_path: Path, ports: list[str]) -> None:
     started_on = datetime.now(UTC).date()
-    first = paydag("demo", "--json", *ports, cwd=tmp_path)
+    first = paydag("demo", "--json", *ports, cwd=tmp_path, timeout=DEMO_TIMEOUT)
     assert first.returncode == 0, first.stderr[-3000:]
     day = json.loads(first.stdout)
     assert day["payments"]["count"] == 12
@@ -51,7 +55,7 @@ def test_the_daily_cycle_runs_through_the_deployments(tmp_path: Path, ports: lis
     assert day["ui"].startswith("http://127.0.0.1:")
     assert all(port_is_free(int(p)) for p in ports[1::2])  # everything it started is stopped
 
-    again = paydag("demo", "--json", *ports, cwd=tmp_path)
+    again = paydag("demo", "--json", *ports, cwd=tmp_path, timeout=DEMO_TIMEOUT)
     assert again.returncode == 0, again.stderr[-3000:]
     repeat = json.loads(again.stdout)
     assert repeat["payments"] == day["payments"]  # the same batch: not sent again

@@ -139,6 +139,9 @@ def day(
         "PAYDAG_DATABASE_URL": database_url,
         "PAYDAG_PAGERO_BASE_URL": sandbox_url,
         "PAYDAG_CLAIM_LEASE_SECONDS": str(LEASE),
+        # a slow download (`slow_downloads`) is waited for, not timed out and retried at once: the
+        # holder holds the claim until the test kills it
+        "PAYDAG_PAGERO_TIMEOUT_SECONDS": "900",
         "PREFECT_API_URL": prefect_server_api,
     }
     for name, value in env.items():
@@ -166,8 +169,9 @@ def day(
         register.close()
 
 
-def slow_downloads(day: Day, seconds: float = 60) -> None:
-    """The provider takes its time over the first poll's four parallel downloads: it holds the claim."""
+def slow_downloads(day: Day, seconds: float = 600) -> None:
+    """The provider takes its time over the first poll's four parallel downloads: it holds the claim
+    until the test kills it (on a loaded machine a Prefect server's restart alone can take a minute)."""
     day.faults({"route": "download", "latency": seconds, "times": 4})
 
 

@@ -30,7 +30,7 @@ from tests.conftest import (
 PAYDAG = Path(sys.executable).with_name("paydag")
 
 
-def paydag(*args: str, cwd: Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
+def paydag(*args: str, cwd: Path, timeout: float = 300, **extra_env: str) -> subprocess.CompletedProcess[str]:
     """The console script in a fresh process, with only the test's PAYDAG_/PREFECT_ settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAYDAG_", "PREFECT_"))}
     env |= {
@@ -38,7 +38,7 @@ def paydag(*args: str, cwd: Path, **extra_env: str) -> subprocess.CompletedProce
         "PAYDAG_HOME": str(cwd / ".paydag"),
     }
     return subprocess.run(
-        [str(PAYDAG), *args], cwd=cwd, env=env | extra_env, capture_output=True, text=True, timeout=300
+        [str(PAYDAG), *args], cwd=cwd, env=env | extra_env, capture_output=True, text=True, timeout=timeout
     )
 
 
