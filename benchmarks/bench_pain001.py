@@ -29,23 +29,6 @@ FIRST_DAY = date(2030, 1, 7)  # far enough ahead to be in the future whenever th
 TZ = ZoneInfo("Europe/Stockholm")
 
 
-def _xsd_process_peak_rss_mib(xml: Path) -> float:
-    """Peak memory of the XSD check process, run alone over the file the build wrote."""
-    code = (
-        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[3]);"
-        "from benchmarks.verdict import peak_rss_mib;"
-        "from paydag.formats.xsd_stream import load_schema, validate_stream;"
-        "from paydag.formats.pain001 import Pain001Version as V;"
-        "v = V.V03; err = validate_stream(open(sys.argv[1], 'rb'), load_schema(v.xsd), sys.argv[2]);"
-        "assert err is None, err; print(peak_rss_mib())"
-    )
-    tag = "{urn:iso:std:iso:20022:tech:xsd:pain.001.001.03}CdtTrfTxInf"
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(xml), tag, str(REPO)], check=True, capture_output=True, text=True
-    )
-    return float(out.stdout)
-
-
 def _as_sepa_transfer(row: dict[str, str]) -> dict[str, str]:
     """The same payment as a SEPA transfer, like the ones the peer builds."""
     return row | {
@@ -94,7 +77,6 @@ def run_paydag(payments: int, repeat: int, workdir: Path, sepa: bool = False) ->
         "validate_rows_seconds": validate_seconds,
         "bytes": built.size,
         "peak_rss_mib": peak_rss_mib(),
-        "xsd_process_peak_rss_mib": _xsd_process_peak_rss_mib(built.path),
     }
 
 
@@ -220,7 +202,6 @@ def main() -> None:
             f"  {label:34} {r['seconds']:8.2f} {r['bytes'] / 2**20:9.1f} {r['peak_rss_mib']:13.1f}"
             f" {peer['seconds'] / r['seconds']:9.2f}x"
         )
-    print(f"  XSD check process peak RSS (alone, Swedish mix): {ours['xsd_process_peak_rss_mib']:.1f} MiB")
     print(
         f"  paydag row validation of the Swedish mix (not timed above): {ours['validate_rows_seconds']:.2f} s"
     )

@@ -1,8 +1,8 @@
 """pain.001 (customer credit transfer initiation) for Swedish banks: built as a stream, XSD-checked.
 
 The file is written transaction by transaction; no tree of the document is ever held. While it is
-written, child processes read it and validate it against the bundled XSD (`xsd_stream`; a large file
-in two parts at once), so writing and checking run on both cores. The file reaches its final name only after
+written, child processes read it and validate it against the bundled XSD (`xsd_stream`: in parts,
+between two checkers for a large file), so writing and checking run on both cores. The file reaches its final name only after
 the whole document validated: a file that fails is an error, never output.
 
 Identifiers are derived from the batch: building the same batch twice gives the same MsgId, PmtInfIds
@@ -28,7 +28,7 @@ from typing import Any
 from paydag.atomic import replacing
 from paydag.formats.bank_profiles import BankProfile, PartyId
 from paydag.formats.charset import fit
-from paydag.formats.xsd_stream import XsdCheckProcess
+from paydag.formats.xsd_stream import PART_BYTES, XsdCheckProcess
 from paydag.money import format_amount
 from paydag.payables import AccountType, Payment, PaymentBatch, PaymentType
 from paydag.settings import Company, ConfigurationError, package_data
@@ -151,21 +151,22 @@ def _domestic_text(p: Payment, value: str) -> str:
 
 
 class _Sink:
-    """Buffers text, then writes it to the file and the hash in chunks, and tells the checkers where
-    their parts lie: the first checker's part ends between two records of a `PmtInf` once `split_at`
-    records are written, and the second's begins there."""
+    """Buffers text, then writes it to the file and the hash in chunks, and cuts it into parts for the
+    checkers (`xsd_stream`): a part ends between two records of one `PmtInf` once it holds
+    `PART_BYTES`, and the next begins there, after the group header and that `PmtInf`'s head. The
+    parts go to the checkers in turn."""
 
-    def __init__(self, file: Any, head: XsdCheckProcess, tail: XsdCheckProcess | None, split_at: int) -> None:
+    def __init__(self, file: Any, checkers: list[XsdCheckProcess]) -> None:
         self._file = file
-        self._head, self._tail = head, tail
-        self._split_at = split_at if tail is not None else -1
+        self._checkers = checkers
         self._parts: list[str] = []
         self._size = 0
         self.sha256 = hashlib.sha256()
         self.bytes_written = 0
         self._header = self._group = ""
         self._records = self._group_start = 0  # records written so far, and when the open PmtInf began
-        self.split = False
+        self._part_start, self._prefix = 0, b""  # where the open part begins, and what goes before it
+        self.parts_checked = 0
 
     def write(self, text: str) -> None:
         self._parts.append(text)
@@ -174,7 +175,7 @@ class _Sink:
             self.flush()
 
     def header(self, text: str) -> None:
-        """The document's start and its group header: the second part starts with them too."""
+        """The document's start and its group header: every part after the first starts with them."""
         self._header = text
         self.write(text)
 
@@ -184,22 +185,28 @@ class _Sink:
         self.write(head)
 
     def record(self, text: str) -> None:
-        if self._records == self._split_at:
-            self._split_here()
+        if self._size >= _FLUSH_AT:
+            # A part ends only before a record that is not its PmtInf's first (CdtTrfTxInf+).
+            cut = self._records > self._group_start
+            if cut and self.bytes_written + self._size - self._part_start >= PART_BYTES:
+                self._cut()
+            else:
+                self.flush()
         self._records += 1
         self._parts.append(text)
         self._size += len(text)
-        if self._size >= _FLUSH_AT:
-            self.flush()
 
-    def _split_here(self) -> None:
-        if self._records == self._group_start:  # a group's first record: the split waits for the next
-            self._split_at += 1
-            return
+    def _cut(self) -> None:
         self.flush()
-        self._head.end_at(self.bytes_written, _PART_CLOSING)
-        self._tail.start_at(self.bytes_written, (self._header + self._group).encode())  # type: ignore[union-attr]
-        self.split = True
+        self._hand_over(_PART_CLOSING)
+        self._prefix = (self._header + self._group).encode()
+
+    def _hand_over(self, closing: bytes) -> None:
+        """The part from its start to what is written now, to the next checker."""
+        checker = self._checkers[self.parts_checked % len(self._checkers)]
+        checker.check(self._part_start, self.bytes_written, self._prefix, closing)
+        self._part_start = self.bytes_written
+        self.parts_checked += 1
 
     def flush(self) -> None:
         if not self._parts:
@@ -211,22 +218,15 @@ class _Sink:
         self._file.flush()  # into the file now: the checkers read it from there
         self.sha256.update(chunk)
         self.bytes_written += len(chunk)
-        self._reading.written(self.bytes_written)
-
-    @property
-    def _reading(self) -> XsdCheckProcess:
-        """The checker whose part is being written."""
-        return self._tail if self.split else self._head  # type: ignore[return-value]
 
     def close(self) -> None:
-        """Everything written: the part still open ends here."""
+        """Everything written: the last part ends here."""
         self.flush()
-        self._reading.end_at(self.bytes_written)
+        self._hand_over(b"")
 
 
-_PART_CLOSING = b"</PmtInf></CstmrCdtTrfInitn></Document>\n"  # closes the first part at its split
-_SPLIT_FROM = 2_000  # payments: a smaller file is checked in one part (a second checker costs ~0.1 s)
-_SPLIT_SHARE = 0.5  # of the records, checked by the first checker
+_PART_CLOSING = b"</PmtInf></CstmrCdtTrfInitn></Document>\n"  # closes a part at its cut
+_TWO_CHECKERS_FROM = 2_000  # payments: a smaller file is checked by one (a second costs ~0.1 s of CPU)
 
 
 # A payment's PmtInf: its execution date, currency and payment type (a StrEnum, equal to its value).
@@ -249,25 +249,20 @@ def build_pain001(
     if not batch.payments:
         raise ValueError("a pain.001 needs at least one payment")
 
-    tag = f"{{{version.namespace}}}CdtTrfTxInf"
     out = Path(out)
     checkers: list[XsdCheckProcess] = []
     try:
         with replacing(out) as file:  # the file gets its name only when it is whole and valid
             # The checkers start first: their interpreters and schemas load while the ids are derived.
-            checkers.append(XsdCheckProcess(version.xsd, tag, file.fileno()))
-            split = len(batch.payments) >= _SPLIT_FROM
-            if split:
-                checkers.append(XsdCheckProcess(version.xsd, tag, file.fileno(), from_start=False))
+            for _ in range(2 if len(batch.payments) >= _TWO_CHECKERS_FROM else 1):
+                checkers.append(XsdCheckProcess(version.xsd, file.fileno()))
             msg_id, infos, ordered = _plan(batch)
             total = sum((i.ctrl_sum for i in infos), Decimal(0))
             count = sum(i.nb_of_txs for i in infos)
             writer = _Writer(company=company, profile=profile, version=version, msg_id=msg_id)
-            sink = _Sink(file, checkers[0], checkers[1] if split else None, int(count * _SPLIT_SHARE))
+            sink = _Sink(file, checkers)
             writer.document(sink, created_at, count, total, zip(infos, (g for _, g in ordered), strict=True))
             sink.close()
-            if split and not sink.split:  # every PmtInf holds one payment: the first part is the whole
-                checkers.pop().kill()
             error = next(filter(None, [c.finish() for c in checkers]), None)
             if error:
                 raise Pain001SchemaError(

@@ -1,38 +1,22 @@
-"""The streaming XSD check: records validated and dropped a MiB at a time, and still the whole
-document's verdict, wherever the fault lies."""
+"""The XSD check in parts: a large pain.001 cut between records as it is written, the parts checked
+by two processes in turn, and still the whole document's verdict, wherever the fault lies."""
 
 from __future__ import annotations
 
-import io
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from paydag.formats import xsd_stream
-from paydag.formats.pain001 import Pain001Version
-from paydag.formats.xsd_stream import load_schema, validate_stream
+from paydag.formats import pain001, xsd_stream
+from paydag.formats.bank_profiles import bank_profile
+from paydag.formats.pain001 import Pain001SchemaError, Pain001Version
+from paydag.formats.xsd_stream import check_document, load_schema
 from paydag.samples import sample_payables
 from tests.paydag.formats.test_pain001 import CREATED, company, make_batch
 
 V03 = Pain001Version.V03
-RECORD = f"{{{V03.namespace}}}CdtTrfTxInf"
-
-
-@pytest.fixture(scope="module")
-def document(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A valid pain.001 of several MiB: many looks, six PmtInf groups."""
-    from paydag.formats.bank_profiles import bank_profile
-    from paydag.formats.pain001 import build_pain001
-
-    batch = make_batch(list(sample_payables(12_000, company="demo", first_day=date(2026, 11, 23))))
-    out = tmp_path_factory.mktemp("xsd") / "big.xml"
-    build_pain001(batch, company=company(), profile=bank_profile("generic"), out=out, created_at=CREATED)
-    data = out.read_bytes()
-    assert len(data) > 4 * xsd_stream.CHUNK and data.count(b"<PmtInf>") > 2
-    return data
+COUNT = 12_000  # payments: a file of about 6 MB, some twenty parts, six PmtInf groups
 
 
 @pytest.fixture(scope="module")
@@ -40,139 +24,126 @@ def schema():
     return load_schema(V03.xsd)
 
 
-class _Trickle(io.RawIOBase):
-    """A pipe that hands over a few KiB per read, like the writer's pipe often does."""
+class _Parts:
+    """What the sink hands each checker: (checker, start, end, prefix, closing) in order."""
 
-    def __init__(self, data: bytes, size: int = 8192) -> None:
-        self._data, self._at, self._size = data, 0, size
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.handed: list[tuple[int, int, int, bytes, bytes]] = []
+        check = xsd_stream.XsdCheckProcess.check
 
-    def readable(self) -> bool:
-        return True
+        def spied(checker, start: int, end: int, prefix: bytes = b"", closing: bytes = b"") -> None:
+            self.handed.append((id(checker), start, end, prefix, closing))
+            check(checker, start, end, prefix, closing)
 
-    def read1(self, n: int = -1) -> bytes:
-        piece = self._data[self._at : self._at + self._size]
-        self._at += len(piece)
-        return piece
-
-    read = read1
+        monkeypatch.setattr(xsd_stream.XsdCheckProcess, "check", spied)
 
 
-def test_a_valid_document_passes_read_whole_or_a_trickle(document: bytes, schema) -> None:
-    assert validate_stream(io.BytesIO(document), schema, RECORD) is None
-    assert validate_stream(_Trickle(document), schema, RECORD) is None
+def build(tmp_path: Path, count: int = COUNT, rows: list | None = None) -> pain001.BuiltPain001:
+    rows = rows or list(sample_payables(count, company="demo", first_day=date(2026, 11, 23)))
+    return pain001.build_pain001(
+        make_batch(rows), company=company(), profile=bank_profile("generic"), out=tmp_path / "p.xml",
+        created_at=CREATED,
+    )  # fmt: skip
 
 
-@pytest.mark.parametrize("where", [0.05, 0.5, 0.97])
-def test_a_bad_record_anywhere_is_found(document: bytes, schema, where: float) -> None:
-    # An element the schema does not allow, in the record nearest the given share of the file.
-    at = document.index(b"<RmtInf>", int(len(document) * where))
-    bad = document[:at] + b"<RmtInf><Bogus>1</Bogus>" + document[at + len(b"<RmtInf>") :]
-    error = validate_stream(io.BytesIO(bad), schema, RECORD)
-    assert error is not None and "Bogus" in error and "line" in error
-
-
-def test_a_fault_after_the_last_record_is_found(document: bytes, schema) -> None:
-    bad = document.replace(b"</PmtInf></CstmrCdtTrfInitn>", b"</PmtInf><Extra/></CstmrCdtTrfInitn>")
-    assert "Extra" in (validate_stream(io.BytesIO(bad), schema, RECORD) or "")
-
-
-def test_a_record_cut_in_two_by_a_comment_is_not_a_false_verdict(document: bytes, schema) -> None:
-    # A closing record tag inside a comment makes a look see a half record: that look must not fail
-    # the document, nor drop anything unchecked.
-    at = document.index(b"<CdtrAcct>", 2 * xsd_stream.CHUNK)
-    tricky = document[:at] + b"<!-- </CdtTrfTxInf> -->" + document[at:]
-    assert validate_stream(io.BytesIO(tricky), schema, RECORD) is None
-    bad = tricky.replace(b"<Ustrd>", b"<Bogus/><Ustrd>", 1)
-    assert "Bogus" in (validate_stream(io.BytesIO(bad), schema, RECORD) or "")
-
-
-def test_truncated_is_refused(document: bytes, schema) -> None:
-    error = validate_stream(io.BytesIO(document[: len(document) // 2]), schema, RECORD)
-    assert error is not None
-
-
-def test_the_tree_stays_small(document: bytes, tmp_path: Path) -> None:
-    # Ten times the document through the checking process: were records kept, it would hold a tree of
-    # them all, several times the file's size; it holds about a MiB of them.
-    head, _, rest = document.partition(b"<PmtInf>")
-    body, _, tail = rest.rpartition(b"</PmtInf>")
-    many = tmp_path / "many.xml"
-    many.write_bytes(head + b"".join([b"<PmtInf>" + body + b"</PmtInf>"] * 10) + tail)
-    code = (
-        "import sys; from pathlib import Path; from paydag.formats import xsd_stream as x;"
-        "assert x.validate_stream(open(sys.argv[1], 'rb'), x.load_schema(Path(sys.argv[2])), sys.argv[3]) is None;"
-        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forked test process into exec.
-        "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) // 1024)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(many), str(V03.xsd), RECORD],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    file_mib = many.stat().st_size / 2**20
-    assert file_mib > 50
-    assert int(done.stdout) < file_mib  # the tree of the whole would be several times the file
-
-
-@pytest.mark.parametrize("bad_from", [0.1, 0.9])
-def test_a_large_file_checked_in_two_parts_fails_on_a_bad_record_in_either(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad_from: float
+def test_the_parts_cover_the_file_and_each_is_a_valid_document_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema
 ) -> None:
-    # The file is split between two checkers at about half its records: a record the schema refuses
-    # only early on (the first checker's part) or only late (the second's) fails the file alike.
-    from paydag.formats import pain001
-    from paydag.formats.bank_profiles import bank_profile
+    parts = _Parts(monkeypatch)
+    built = build(tmp_path)
+    data = built.path.read_bytes()
+    handed = parts.handed
+    assert len(handed) > 8 and len({checker for checker, *_ in handed}) == 2  # both checkers had parts
+    assert [start for _, start, *_ in handed] == [0] + [end for _, _, end, *_ in handed[:-1]]
+    assert handed[-1][2] == len(data) and handed[0][3] == b"" and handed[-1][4] == b""
+    for _, start, end, prefix, closing in handed:
+        piece = data[start:end]
+        assert check_document(prefix + piece + closing, schema) is None
+        if start:  # a cut lies between two records, and the next part begins with the file's header
+            assert piece.startswith(b"<CdtTrfTxInf>") and data[:start].endswith(b"</CdtTrfTxInf>")
+            assert data.startswith(prefix[: prefix.index(b"<PmtInf>")])
+        # a checker holds one part's tree at a time: no part is much over its size
+        assert end - start < xsd_stream.PART_BYTES + 4 * pain001._FLUSH_AT
 
-    count = 3 * pain001._SPLIT_FROM
-    batch = make_batch(list(sample_payables(count, company="demo", first_day=date(2026, 11, 23))))
+
+@pytest.mark.parametrize("where", [0.02, 0.5, 0.98])
+def test_a_bad_record_in_any_part_fails_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: float
+) -> None:
+    # A record the schema refuses in the first part, one in the middle or the last: the file fails
+    # alike, and no file is left.
     written = {"records": 0}
     remittance = pain001._Writer._remittance
 
     def sometimes_bad(p, text):
         written["records"] += 1
-        bad = abs(written["records"] / count - bad_from) < 0.02
+        bad = abs(written["records"] / COUNT - where) < 0.005
         return "<RmtInf><Bogus>1</Bogus></RmtInf>" if bad else remittance(p, text)
 
     monkeypatch.setattr(pain001._Writer, "_remittance", staticmethod(sometimes_bad))
-    parts: list[bool] = []
-    monkeypatch.setattr(pain001._Sink, "close", _spy_split(pain001._Sink.close, parts))
-    with pytest.raises(pain001.Pain001SchemaError, match="Bogus"):
-        pain001.build_pain001(
-            batch,
-            company=company(),
-            profile=bank_profile("generic"),
-            out=tmp_path / "p.xml",
-            created_at=CREATED,
-        )
-    assert parts == [True]  # it was checked in two parts
+    with pytest.raises(Pain001SchemaError, match=r"Bogus.*in the part at bytes"):
+        build(tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
-def _spy_split(close, parts: list[bool]):
-    def spied(sink) -> None:
-        close(sink)
-        parts.append(sink.split)
+@pytest.mark.parametrize("extra", [b"</PmtInf>", b"<PmtInf>", b"</PmtInf><PmtInf>"])
+def test_a_record_that_opens_or_closes_what_it_should_not_fails_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: bytes
+) -> None:
+    # A cut assumes the record before it closed what it opened and nothing more: a record followed
+    # by an end tag of its own, an open PmtInf, or a new PmtInf without its head makes a part whose
+    # tags do not balance or whose PmtInf is incomplete, and the file fails.
+    written = {"records": 0}
+    record = pain001._Sink.record
 
-    return spied
+    def one_unbalanced(sink, text: str) -> None:
+        written["records"] += 1
+        record(sink, text + extra.decode() if written["records"] == COUNT // 3 else text)
+
+    monkeypatch.setattr(pain001._Sink, "record", one_unbalanced)
+    with pytest.raises(Pain001SchemaError):
+        build(tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_a_large_file_of_one_payment_groups_is_checked_whole(tmp_path: Path, monkeypatch) -> None:
-    # No PmtInf holds two records, so there is nowhere to split: one checker checks it all.
-    from paydag.formats import pain001
-    from paydag.formats.bank_profiles import bank_profile
+def test_a_fault_after_the_last_record_or_a_truncated_document_is_found(tmp_path: Path, schema) -> None:
+    data = build(tmp_path, count=50).path.read_bytes()
+    assert check_document(data, schema) is None
+    extra = data.replace(b"</PmtInf></CstmrCdtTrfInitn>", b"</PmtInf><Extra/></CstmrCdtTrfInitn>")
+    assert "Extra" in (check_document(extra, schema) or "")
+    assert check_document(data[: len(data) // 2], schema) is not None
+    doctype = data.replace(b"?>", b'?><!DOCTYPE d [<!ENTITY e SYSTEM "file:///etc/passwd">]>', 1)
+    assert check_document(doctype.replace(b"<Ustrd>", b"<Ustrd>&e;", 1), schema) is not None
 
-    monkeypatch.setattr(pain001, "_SPLIT_FROM", 2)
+
+def test_a_small_file_is_one_part_for_one_checker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parts = _Parts(monkeypatch)
+    built = build(tmp_path, count=40)
+    assert [(start, end, prefix, closing) for _, start, end, prefix, closing in parts.handed] == [
+        (0, built.size, b"", b"")
+    ]
+
+
+def test_a_large_file_of_one_payment_groups_is_one_part(tmp_path: Path, monkeypatch) -> None:
+    # No PmtInf holds two records, so there is nowhere to cut: one part, the whole file.
+    monkeypatch.setattr(pain001, "_TWO_CHECKERS_FROM", 2)
+    monkeypatch.setattr(pain001, "_FLUSH_AT", 1)
+    monkeypatch.setattr(pain001, "PART_BYTES", 1)
     rows = list(sample_payables(3, company="demo", first_day=date(2026, 11, 23)))
     for n, r in enumerate(rows):
         r["execution_date"] = ["2026-11-23", "2026-11-24", "2026-11-25"][n]
         r["account_type"], r["account"], r["currency"], r["ocr"] = "BG", "5050-1055", "SEK", ""
         r["message"] = f"Faktura {n}"
-    parts: list[bool] = []
-    monkeypatch.setattr(pain001._Sink, "close", _spy_split(pain001._Sink.close, parts))
-    built = pain001.build_pain001(
-        make_batch(rows), company=company(), profile=bank_profile("generic"), out=tmp_path / "p.xml",
-        created_at=CREATED,
-    )  # fmt: skip
-    assert parts == [False] and len(built.payment_infos) == 3
-    assert validate_stream(io.BytesIO(built.path.read_bytes()), load_schema(V03.xsd), RECORD) is None
+    parts = _Parts(monkeypatch)
+    built = build(tmp_path, rows=rows)
+    assert len(built.payment_infos) == 3 and len(parts.handed) == 1
+
+
+def test_with_tiny_parts_every_record_boundary_of_a_group_is_a_cut(tmp_path: Path, monkeypatch) -> None:
+    # Parts as small as they get: a cut before every record but each PmtInf's first, and still valid.
+    monkeypatch.setattr(pain001, "_FLUSH_AT", 1)
+    monkeypatch.setattr(pain001, "PART_BYTES", 1)
+    parts = _Parts(monkeypatch)
+    built = build(tmp_path, count=60)
+    groups = len(built.payment_infos)
+    assert len(parts.handed) == 60 - groups + 1
