@@ -9,6 +9,7 @@ exceptions to them; runtime finds the Prefect project and prepares a flow run.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -63,6 +64,10 @@ EXIT_AT_ONCE = frozenset({"build-pain001", "parse", "validate", "reconcile"})
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["build-pain001"]:
+        # A batch's objects all live to the exit: the collector would only walk them (0.05 s after
+        # 100 000 payables), and what cycles there are go with the process a moment later.
+        gc.disable()
     try:
         app()
     except SystemExit as done:
