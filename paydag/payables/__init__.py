@@ -24,16 +24,19 @@ from paydag.payables.batch import (
 from paydag.payables.export import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
+    PayablesFile,
     PayablesTable,
+    open_payables,
     read_payables,
     read_payables_table,
 )
-from paydag.payables.rules import validate_payables, validate_table
+from paydag.payables.rules import validate_export, validate_payables, validate_table
 
 __all__ = [
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "AccountType",
+    "PayablesFile",
     "PayablesTable",
     "PayablesUnreadable",
     "Payment",
@@ -42,8 +45,10 @@ __all__ = [
     "RowIssue",
     "ValidationReport",
     "load_batch",
+    "open_payables",
     "read_payables",
     "read_payables_table",
+    "validate_export",
     "validate_payables",
     "validate_table",
 ]
@@ -64,9 +69,9 @@ def load_batch(
     Raises `PayablesUnreadable` when the file cannot be read at all.
     """
     with collector_paused():
-        payments, report = validate_table(
-            read_payables_table(path), company=company, profile=profile, today=today, source=path.name,
-            now=now, move_to_next_bank_day=move_to_next_bank_day,
+        payments, report = validate_export(
+            open_payables(path), company=company, profile=profile, today=today, now=now,
+            move_to_next_bank_day=move_to_next_bank_day,
         )  # fmt: skip
     if not payments or (report.errors and not allow_partial):
         return None, report

@@ -81,6 +81,20 @@ def read_payables(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
 def read_payables_table(path: Path) -> PayablesTable:
     """The export at `path` as a `PayablesTable`; `PayablesUnreadable` naming the file and line when
     it cannot be read, is empty, or lacks a required column."""
+    return payables_table(open_payables(path))
+
+
+@dataclass(frozen=True)
+class PayablesFile:
+    """An export's bytes as read: UTF-8 text that is not blank, a CSV or JSON Lines file."""
+
+    path: Path
+    data: bytes
+    is_csv: bool
+
+
+def open_payables(path: Path) -> PayablesFile:
+    """The export at `path`, read; `PayablesUnreadable` when it cannot be read, is not UTF-8 or empty."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -91,10 +105,40 @@ def read_payables_table(path: Path) -> PayablesTable:
         raise PayablesUnreadable(f"{path}: not UTF-8 text (byte {exc.start})") from None
     if not text.strip():
         raise PayablesUnreadable(f"{path}: the file is empty")
-    if path.suffix.lower() in {".jsonl", ".ndjson", ".json"} or text.lstrip().startswith("{"):
-        return PayablesTable.from_rows(_read_json_lines(path, text))
-    del text  # the reader decodes as it goes: the text whole, and a StringIO's four bytes a character, would double the memory
-    return _read_csv(path, data)
+    is_json = path.suffix.lower() in {".jsonl", ".ndjson", ".json"} or text.lstrip().startswith("{")
+    return PayablesFile(path, data, is_csv=not is_json)
+
+
+class NotARowStart(Exception):
+    """A CSV part was cut inside a quoted value: the byte it began at is not where a row begins."""
+
+
+def payables_table(export: PayablesFile, start: int = 0, end: int | None = None) -> PayablesTable:
+    """The rows of `export`, or of the part of a CSV from byte `start` (where a row begins; 0 is the
+    file's start) to `end`, each with its line in the file. A part cut inside a quoted value raises
+    `NotARowStart`: its rows would not be the file's."""
+    if not export.is_csv:
+        return PayablesTable.from_rows(_read_json_lines(export.path, export.data.decode("utf-8-sig")))
+    # The reader decodes as it goes: the text whole, and a StringIO's four bytes a character, would
+    # double the memory.
+    return _read_csv(export.path, export.data, start, len(export.data) if end is None else end)
+
+
+def row_start_near(export: PayablesFile, at: int) -> int | None:
+    """A byte at or after `at` where a row of the CSV begins, as far as its quotes show: after a line
+    break with an even count of quote characters before it (a quoted value's are paired, an escaped
+    quote is two). A quote inside an unquoted value (`5" screen`) breaks that count; a part cut there
+    ends inside what looks like a quoted value, and reading it raises `NotARowStart`."""
+    if not export.is_csv:
+        return None
+    data = export.data
+    quotes = data.count(b'"', 0, at)
+    while (line_end := data.find(b"\n", at)) >= 0:
+        quotes += data.count(b'"', at, line_end)
+        at = line_end + 1
+        if quotes % 2 == 0:
+            return at if at < len(data) else None
+    return None
 
 
 def _check_columns(path: Path, columns: Iterable[str], where: str) -> None:
@@ -106,33 +150,46 @@ def _check_columns(path: Path, columns: Iterable[str], where: str) -> None:
 _BLOCK = 4096  # rows read as lists before they go into the columns
 
 
-def _read_csv(path: Path, data: bytes) -> PayablesTable:
-    end = data.find(b"\n")
-    header_line = data[: end if end >= 0 else len(data)].decode("utf-8-sig")
+def _read_csv(path: Path, data: bytes, start: int, end: int) -> PayablesTable:
+    end_of_header = data.find(b"\n")
+    header_line = data[: end_of_header if end_of_header >= 0 else len(data)].decode("utf-8-sig")
     delimiter = max((",", ";", "\t"), key=header_line.count)
-    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    # The header from the file's start; the rows from the part's (a part that ends early, copied).
+    source = data if start or end == len(data) else data[:end]
+    text = io.TextIOWrapper(io.BytesIO(source), encoding="utf-8-sig", newline="")
     reader = csv.reader(text, delimiter=delimiter, strict=True)
     lines: list[int] = []
     block: list[list[str]] = []
+    first_line = 0  # the file's lines before the part's first, as the reader counts them (\n, \r\n, \r)
     try:
         header = [h.strip().lower() for h in next(reader)]
         _check_columns(path, header, "the header")
+        if start:  # a later part: its rows read on their own, numbered on from the lines before
+            first_line = (
+                data.count(b"\n", 0, start) + data.count(b"\r", 0, start) - data.count(b"\r\n", 0, start)
+            )
+            text = io.TextIOWrapper(io.BytesIO(data[start:end]), encoding="utf-8", newline="")
+            reader = csv.reader(text, delimiter=delimiter, strict=True)
         columns = _Columns(len(header))
+        read_to = reader.line_num  # a row begins on the line after the last one read (a value may span lines)
         for values in reader:
+            line, read_to = first_line + read_to + 1, reader.line_num
             # A row whose first value is given is not blank; only the others need the full look.
             if not (values and values[0].strip()) and not any(v.strip() for v in values):
                 continue
             if len(values) != len(header):
                 raise PayablesUnreadable(
-                    f"{path}: line {reader.line_num} has {len(values)} fields, the header {len(header)}"
+                    f"{path}: line {line} has {len(values)} fields, the header {len(header)}"
                 )
-            lines.append(reader.line_num)
+            lines.append(line)
             block.append(values)
             if len(block) == _BLOCK:
                 columns.take(block)
         columns.take(block)
     except csv.Error as exc:
-        raise PayablesUnreadable(f"{path}: line {reader.line_num}: {exc}") from None
+        if end < len(data) and str(exc) == "unexpected end of data":  # the part's end, not the file's
+            raise NotARowStart(f"{path}: byte {end} lies inside a quoted value") from None
+        raise PayablesUnreadable(f"{path}: line {first_line + reader.line_num}: {exc}") from None
     return PayablesTable(lines, dict(zip(header, columns.values, strict=True)))
 
 
