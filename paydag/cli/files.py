@@ -242,10 +242,11 @@ def validate(
     from paydag.validation import preload, validate_settlement
 
     doc: dict[str, Any] = {"command": "validate", "file": str(file)}
-    preload()
+    importing = preload()
     with failures(doc, as_json):
         with open_input(file) as f:  # given a file, parse_settlement frees its bytes once read
             report = parse_settlement(f, file.name)
+        importing.join()  # its thread gone: the validation may fork (`bulk.side_by_side`)
         result = validate_settlement(report)
     doc |= {"accounting_no": report.accounting_no, "suite": result.suite, "valid": result.success,
             "checks": [c.as_row() for c in result.checks]}  # fmt: skip

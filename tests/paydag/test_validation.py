@@ -129,3 +129,93 @@ def test_gx_is_not_asked_to_fingerprint_the_batch(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(pandas_execution_engine, "HASH_THRESHOLD", 1e9)  # GX's own, whatever ran before
     result = validate_settlement(parse_settlement(SETTLEMENT_V2.read_bytes(), SETTLEMENT_V2.name))
     assert result.success, [c.as_row() for c in result.failed]
+
+
+@pytest.fixture
+def in_two_processes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every frame validated in two processes (not only large ones); the pid of each child half."""
+    import os
+
+    from paydag import validation
+
+    monkeypatch.setattr(validation, "_TWO_PROCESSES_FROM", 1)
+    pids: list[int] = []
+    side_by_side = validation.bulk.side_by_side
+
+    def spied(here, there):
+        mine, (pid, theirs) = side_by_side(here, lambda: (os.getpid(), there()))
+        pids.append(pid)
+        return mine, theirs
+
+    monkeypatch.setattr(validation.bulk, "side_by_side", spied)
+    return pids
+
+
+@pytest.mark.parametrize("tampered", [False, True], ids=["passing", "failing"])
+def test_a_report_validated_in_two_processes_gives_the_checks_of_one(
+    in_two_processes: list[int], tampered: bool
+) -> None:
+    import os
+
+    data = SETTLEMENT_V2.read_bytes()
+    if (
+        tampered
+    ):  # a row's reference gone, an amount malformed, a currency no ISO code: failures in both halves
+        data = data.replace(b'ReferencedTransaction="20000000106" ', b"").replace(
+            b'Amount="1295.00"', b'Amount="1295.0"', 1
+        )
+        data = data.replace(b'Currency="SEK" VATAmount="259.00"', b'Currency="SKR" VATAmount="259.00"', 1)
+    report = parse_settlement(data, "report.xml")
+    halves = validate_settlement(report)
+    assert in_two_processes and in_two_processes[0] != os.getpid()
+
+    from paydag import validation
+
+    validation._TWO_PROCESSES_FROM = 1 << 40  # the fixture's monkeypatch restores it
+    whole = validate_settlement(report)
+    assert halves == whole
+    assert halves.success is not tampered and len(halves.checks) == len(
+        json.loads(suite_path("2").read_text())["expectations"]
+    )
+
+
+def test_the_halves_hold_every_expectation_once_and_about_the_same_cost() -> None:
+    from paydag import validation
+
+    expectations = json.loads(suite_path("2").read_text())["expectations"]
+    here, there = validation._halves(expectations)
+    assert sorted(here + there) == list(range(len(expectations)))
+    costs = [validation._COST.get(e["type"], 5) for e in expectations]
+    assert (
+        abs(sum(costs[i] for i in here) - sum(costs[i] for i in there))
+        <= max(costs) + validation._ROW_CONDITION_COST
+    )
+
+
+def test_data_docs_are_built_from_one_run(in_two_processes: list[int], tmp_path: Path) -> None:
+    passes_with_docs(parse_settlement(SETTLEMENT_V2.read_bytes(), SETTLEMENT_V2.name), tmp_path)
+    assert not in_two_processes
+
+
+def test_gx_is_imported_without_what_it_imports_for_expectations_no_suite_uses() -> None:
+    """In a fresh interpreter: scipy.stats and altair stand deferred through GX's import and a
+    validation, and are imported whole at their first use."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from paydag import validation
+from paydag.formats.settlement import parse_settlement
+validation.preload().join()
+deferred = lambda: {{n for n in validation._DEFERRED if type(sys.modules[n]) is validation._Deferred}}
+assert deferred() == {{"scipy.stats", "altair"}}, deferred()
+report = parse_settlement(open({str(SETTLEMENT_V2)!r}, "rb").read(), "r.xml")
+assert validation.validate_settlement(report).success
+assert deferred() == {{"scipy.stats", "altair"}}, deferred()
+from scipy import stats
+assert abs(stats.entropy([0.5, 0.5], [0.9, 0.1]) - 0.5108256) < 1e-6
+assert deferred() == {{"altair"}}, deferred()
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
