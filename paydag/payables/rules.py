@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from itertools import repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import pycountry
@@ -188,8 +188,9 @@ def validate_export(
     duplicates are looked for in the whole."""
     rules = _rules(company, profile, today, now, move_to_next_bank_day)
     source = export.path.name
-    at = row_start_near(export, int(len(export.data) * _HERE_SHARE))
-    if len(export.data) >= _TWO_PROCESSES_FROM and at is not None:
+    large = len(export.data) >= _TWO_PROCESSES_FROM
+    at = row_start_near(export, int(len(export.data) * _HERE_SHARE)) if large else None
+    if at is not None:
         try:
             (payments, items), (fields, later) = bulk.side_by_side(
                 partial(_checked_part, rules, export, 0, at),
@@ -266,8 +267,8 @@ def _batch_outcome(
     """The batch's report from every row's payment (invalid ones too) and findings: duplicated
     payment_ids added, the invalid rows left out."""
     report = ValidationReport(source=source, rows_read=len(payments))
-    payment_ids = list(map(itemgetter(1), payments))
-    found = _Findings(list(map(itemgetter(0), payments)), payment_ids)
+    payment_ids = list(map(attrgetter("payment_id"), payments))
+    found = _Findings(list(map(attrgetter("row"), payments)), payment_ids)
     _check_duplicate_payment_ids(found, payment_ids)
     found.extend(items)
     if found.failed:
@@ -275,7 +276,7 @@ def _batch_outcome(
     report.errors, report.warnings = found.issues()
     if report.rows_read == 0:
         report.errors.append(RowIssue(0, "", "batch", "the file holds no payments"))
-    total = sum(map(itemgetter(_AMOUNT), payments), Decimal(0))
+    total = sum(map(attrgetter("amount"), payments), Decimal(0))
     if len(str(int(total))) + 2 > money.AMOUNT_DIGITS:  # the group's CtrlSum, written with two decimals
         report.errors.append(RowIssue(0, "", "batch", f"the control sum {total:f} has more than "
                                       f"{money.AMOUNT_DIGITS} digits: split the batch"))  # fmt: skip
