@@ -68,6 +68,22 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     monkeypatch.setenv("PAYDAG_HOME", str(tmp_path_factory.mktemp("paydag-home")))
 
 
+def spy_on_children(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """`bulk.side_by_side` watched: the pid each call's second half ran in, one per call that ended."""
+    from paydag import bulk
+
+    pids: list[int] = []
+    side_by_side = bulk.side_by_side
+
+    def spied(here, there):
+        mine, (pid, theirs) = side_by_side(here, lambda: (os.getpid(), there()))
+        pids.append(pid)
+        return mine, theirs
+
+    monkeypatch.setattr(bulk, "side_by_side", spied)
+    return pids
+
+
 def row(**overrides: str) -> dict[str, str]:
     """A valid payables row (bankgiro with OCR) with some values replaced."""
     values = {

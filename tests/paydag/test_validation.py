@@ -11,7 +11,7 @@ import pytest
 
 from paydag.formats.settlement import parse_settlement
 from paydag.validation import suite_path, validate_settlement
-from tests.conftest import SETTLEMENT_V1, SETTLEMENT_V2
+from tests.conftest import SETTLEMENT_V1, SETTLEMENT_V2, spy_on_children
 
 GENUINE_V1 = "swedbankpay_v1_optionB_R1005-0001.xml"
 GENUINE_V2 = "swedbankpay_v2_optionA_R1234-0001.xml"
@@ -134,21 +134,10 @@ def test_gx_is_not_asked_to_fingerprint_the_batch(monkeypatch: pytest.MonkeyPatc
 @pytest.fixture
 def in_two_processes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every frame validated in two processes (not only large ones); the pid of each child half."""
-    import os
-
     from paydag import validation
 
     monkeypatch.setattr(validation, "_TWO_PROCESSES_FROM", 1)
-    pids: list[int] = []
-    side_by_side = validation.bulk.side_by_side
-
-    def spied(here, there):
-        mine, (pid, theirs) = side_by_side(here, lambda: (os.getpid(), there()))
-        pids.append(pid)
-        return mine, theirs
-
-    monkeypatch.setattr(validation.bulk, "side_by_side", spied)
-    return pids
+    return spy_on_children(monkeypatch)
 
 
 @pytest.mark.parametrize("tampered", [False, True], ids=["passing", "failing"])

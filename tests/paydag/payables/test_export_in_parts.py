@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from paydag import bulk
 from paydag.formats.bank_profiles import bank_profile
 from paydag.payables import (
     PayablesUnreadable,
@@ -19,7 +18,7 @@ from paydag.payables import (
 )
 from paydag.payables import rules as payables_rules
 from paydag.payables.export import NotARowStart, payables_table, row_start_near
-from tests.conftest import MIXED_ROWS, TODAY, write_csv
+from tests.conftest import MIXED_ROWS, TODAY, spy_on_children, write_csv
 
 GENERIC = bank_profile("generic")
 
@@ -28,16 +27,7 @@ GENERIC = bank_profile("generic")
 def child_pids(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every file checked in two parts (not only large ones); the pid the later part was checked in."""
     monkeypatch.setattr(payables_rules, "_TWO_PROCESSES_FROM", 1)
-    pids: list[int] = []
-    side_by_side = bulk.side_by_side
-
-    def spied(here, there):
-        mine, (pid, theirs) = side_by_side(here, lambda: (os.getpid(), there()))
-        pids.append(pid)
-        return mine, theirs
-
-    monkeypatch.setattr(payables_rules.bulk, "side_by_side", spied)
-    return pids
+    return spy_on_children(monkeypatch)
 
 
 def _rows(count: int) -> list[dict[str, str]]:
