@@ -69,8 +69,14 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
 
 
 def spy_on_children(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """`bulk.side_by_side` watched: the pid each call's second half ran in, one per call that ended."""
+    """`bulk.side_by_side` watched: the pid each call's second half ran in, one per call that ended.
+    It forks here as in a process of its own: a test worker's threads (servers, clients other tests
+    left) would make it run both halves here, and its halves take no lock those threads hold."""
+    import threading
+
     from paydag import bulk
+
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
 
     pids: list[int] = []
     side_by_side = bulk.side_by_side

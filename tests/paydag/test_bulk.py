@@ -55,6 +55,14 @@ def test_without_glibc_only_arrows_pool_is_released(monkeypatch: pytest.MonkeyPa
     release_freed_memory()  # no AttributeError
 
 
+@pytest.fixture
+def alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a process with no other thread (the `paydag` command's): a test worker's own threads,
+    left by other tests, would keep side_by_side from forking; these halves take no lock of theirs."""
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+
+
+@pytest.mark.usefixtures("alone")
 def test_side_by_side_runs_the_second_in_a_child_and_gives_both_results() -> None:
     here, there = side_by_side(
         lambda: ("here", os.getpid()), lambda: ("there", os.getpid(), [1.5, None, "å"])
@@ -63,6 +71,7 @@ def test_side_by_side_runs_the_second_in_a_child_and_gives_both_results() -> Non
     assert there[0] == "there" and there[1] != os.getpid() and there[2] == [1.5, None, "å"]
 
 
+@pytest.mark.usefixtures("alone")
 def test_a_child_that_dies_or_raises_is_done_again_here() -> None:
     parent = os.getpid()
 
@@ -91,6 +100,7 @@ def test_with_other_threads_running_both_run_here() -> None:
         thread.join()
 
 
+@pytest.mark.usefixtures("alone")
 def test_when_here_raises_the_child_is_killed_and_reaped(monkeypatch: pytest.MonkeyPatch) -> None:
     children: list[int] = []
     fork = os.fork

@@ -141,31 +141,43 @@ def in_two_processes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 @pytest.mark.parametrize("tampered", [False, True], ids=["passing", "failing"])
-def test_a_report_validated_in_two_processes_gives_the_checks_of_one(
-    in_two_processes: list[int], tampered: bool
-) -> None:
-    import os
+def test_a_report_validated_in_two_processes_gives_the_checks_of_one(tmp_path: Path, tampered: bool) -> None:
+    """In a fresh interpreter, as `paydag validate` runs it (a test worker's own threads would keep
+    it from forking): the suite in two processes, then in one, over the same report."""
+    import pickle
+    import subprocess
+    import sys
 
     data = SETTLEMENT_V2.read_bytes()
-    if (
-        tampered
-    ):  # a row's reference gone, an amount malformed, a currency no ISO code: failures in both halves
-        data = data.replace(b'ReferencedTransaction="20000000106" ', b"").replace(
-            b'Amount="1295.00"', b'Amount="1295.0"', 1
-        )
+    if tampered:  # a reference gone, an amount malformed, a currency no ISO code: failures in both halves
+        data = data.replace(b'ReferencedTransaction="20000000106" ', b"")
+        data = data.replace(b'Amount="1295.00"', b'Amount="1295.0"', 1)
         data = data.replace(b'Currency="SEK" VATAmount="259.00"', b'Currency="SKR" VATAmount="259.00"', 1)
-    report = parse_settlement(data, "report.xml")
-    halves = validate_settlement(report)
-    assert in_two_processes and in_two_processes[0] != os.getpid()
-
-    from paydag import validation
-
-    validation._TWO_PROCESSES_FROM = 1 << 40  # the fixture's monkeypatch restores it
-    whole = validate_settlement(report)
+    (tmp_path / "report.xml").write_bytes(data)
+    code = f"""
+import os, pickle, sys
+from paydag import bulk, validation
+from paydag.formats.settlement import parse_settlement
+report = parse_settlement(open({str(tmp_path / "report.xml")!r}, "rb").read(), "report.xml")
+pids, side_by_side = [], bulk.side_by_side
+def spied(here, there):
+    mine, (pid, theirs) = side_by_side(here, lambda: (os.getpid(), there()))
+    pids.append(pid)
+    return mine, theirs
+bulk.side_by_side = spied
+validation._TWO_PROCESSES_FROM = 1
+halves = validation.validate_settlement(report)
+validation._TWO_PROCESSES_FROM = 1 << 40
+whole = validation.validate_settlement(report)
+sys.stdout.buffer.write(pickle.dumps((os.getpid(), pids, halves, whole)))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    parent, children, halves, whole = pickle.loads(done.stdout)
+    assert len(children) == 1 and children[0] != parent  # one split, the other half elsewhere
     assert halves == whole
-    assert halves.success is not tampered and len(halves.checks) == len(
-        json.loads(suite_path("2").read_text())["expectations"]
-    )
+    assert halves.success is not tampered
+    assert len(halves.checks) == len(json.loads(suite_path("2").read_text())["expectations"])
 
 
 def test_the_halves_hold_every_expectation_once_and_about_the_same_cost() -> None:
