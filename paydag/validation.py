@@ -218,6 +218,7 @@ _COST = {
     "expect_column_values_to_be_unique": 29,
 }
 _ROW_CONDITION_COST = 7
+_EACH_COST = 3  # what any expectation costs in a suite's run besides its own work, on a million rows
 
 
 def _halves(expectations: list[dict[str, Any]]) -> tuple[list[int], list[int]]:
@@ -226,7 +227,8 @@ def _halves(expectations: list[dict[str, Any]]) -> tuple[list[int], list[int]]:
     def cost(place: int) -> int:
         expectation = expectations[place]
         conditional = (expectation.get("kwargs") or {}).get("row_condition") is not None
-        return _COST.get(expectation.get("type", ""), 5) + (_ROW_CONDITION_COST if conditional else 0)
+        own = _COST.get(expectation.get("type", ""), 5) + (_ROW_CONDITION_COST if conditional else 0)
+        return _EACH_COST + own
 
     halves: tuple[list[int], list[int]] = ([], [])
     loads = [0, 0]
