@@ -251,7 +251,10 @@ def test_two_polls_started_together_never_work_side_by_side(day: Day) -> None:
     day.faults({"route": "download", "latency": 15, "times": 4})
     polls = [day.poll("first"), day.poll("second")]
     results = [p.result(timeout=180) for p in polls]
-    assert [code for code, _ in results] == [0, 0], [p.stderr()[-2000:] for p in polls]
+    # On a failure, each poll's JSON outcome too: a command's error is in it (stdout), not in its log.
+    assert [code for code, _ in results] == [0, 0], [
+        (s, p.stderr()[-2000:]) for (_, s), p in zip(results, polls, strict=True)
+    ]
     files = sorted(s["companies"]["demo"]["files"] for _, s in results)
     assert files == [0, len(day.provider()["documents"])]  # the second found everything acknowledged
     events = [(e.action, e.holder) for e in day.events()]
