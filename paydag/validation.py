@@ -8,6 +8,7 @@ ephemeral context: the suites live as JSON in the repository, not in a GX projec
 from __future__ import annotations
 
 import importlib
+import importlib.abc
 import importlib.util
 import json
 import logging
@@ -15,6 +16,8 @@ import re
 import sys
 import threading
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -75,12 +78,14 @@ def suite_path(version: str) -> Path:
 
 
 def _import_gx() -> None:
-    """GX imported quietly, and without what it imports for expectations paydag's suites never use."""
+    """GX imported quietly, and without what it imports for expectations paydag's suites never use
+    or for integrations it never asks for."""
     _quiet()
     for name in _DEFERRED:
         if name not in sys.modules and importlib.util.find_spec(name) is not None:
             sys.modules[name] = _Deferred(name)
-    import great_expectations  # noqa: F401
+    with _optional_integrations_left_out():
+        import great_expectations  # noqa: F401
     import tqdm
 
     _quiet()
@@ -106,6 +111,35 @@ class _Deferred(types.ModuleType):
         if sys.modules.get(self.__name__) is self:
             del sys.modules[self.__name__]
         return getattr(importlib.import_module(self.__name__), attribute)
+
+
+# GX's optional integrations that it imports when they are installed (it runs without them; they are
+# its extras): sqlalchemy for SQL data sources, boto3 for S3 stores. paydag validates pandas frames
+# in an ephemeral context, so they would be 0.4 s of import for nothing; a process that already has
+# them imported (a Prefect worker has sqlalchemy) keeps them for GX as well.
+_LEFT_OUT = ("sqlalchemy", "boto3", "botocore")
+
+
+class _LeftOut(importlib.abc.MetaPathFinder):
+    """Packages found as if they were not installed."""
+
+    def __init__(self, packages: set[str]) -> None:
+        self.packages = packages
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.partition(".")[0] in self.packages:
+            raise ModuleNotFoundError(f"{name}: left out of GX's import by paydag", name=name)
+
+
+@contextmanager
+def _optional_integrations_left_out() -> Iterator[None]:
+    """Within: those of `_LEFT_OUT` not yet imported cannot be; afterwards, they import as ever."""
+    finder = _LeftOut({name for name in _LEFT_OUT if name not in sys.modules})
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
 
 
 def _quiet() -> None:

@@ -220,3 +220,36 @@ assert deferred() == {{"altair"}}, deferred()
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_gx_is_imported_without_its_optional_sql_and_aws_integrations_unless_already_there() -> None:
+    """In fresh interpreters: GX imported without sqlalchemy and boto3 (its extras), which import as
+    ever afterwards; where sqlalchemy is imported first (a Prefect worker), GX has it as well."""
+    import subprocess
+    import sys
+
+    left_out = f"""
+import sys
+from paydag import validation
+from paydag.formats.settlement import parse_settlement
+validation.preload().join()
+assert not {{"sqlalchemy", "boto3", "botocore"}} & set(sys.modules), sorted(sys.modules)
+from great_expectations.compatibility import sqlalchemy as gx_sqlalchemy
+assert not isinstance(gx_sqlalchemy.sqlalchemy, type(sys))
+report = parse_settlement(open({str(SETTLEMENT_V2)!r}, "rb").read(), "r.xml")
+assert validation.validate_settlement(report).success
+import sqlalchemy, boto3
+assert sqlalchemy.__version__ and boto3.__version__
+"""
+    kept = """
+import sys
+import sqlalchemy
+from paydag import validation
+validation.preload().join()
+from great_expectations.compatibility import sqlalchemy as gx_sqlalchemy
+assert gx_sqlalchemy.sqlalchemy is sqlalchemy
+assert "boto3" not in sys.modules
+"""
+    for code in (left_out, kept):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
