@@ -13,47 +13,23 @@ import gc
 import logging
 import os
 import sys
-
-import typer
-
-from paydag.cli import demo, files, register, runs
-from paydag.cli.output import Exit
+from pathlib import Path
+from typing import Any
 
 __all__ = ["Exit", "app", "main"]
 
-app = typer.Typer(
-    name="paydag",
-    help="Payment files of a Swedish finance back office: build, send, poll, ingest, reconcile.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 
+def __getattr__(name: str) -> Any:
+    # The commands are imported when first asked for: `main` may read a file ahead before.
+    if name == "app":
+        from paydag.cli.app import app
 
-@app.callback()
-def _root() -> None:
-    """Payment files of a Swedish finance back office: build, send, poll, ingest, reconcile."""
+        return app
+    if name == "Exit":
+        from paydag.cli.output import Exit
 
-
-for name, command in [
-    ("build-pain001", files.build_pain001),
-    ("parse", files.parse),
-    ("validate", files.validate),
-    ("reconcile", files.reconcile),
-    ("send", runs.send),
-    ("poll", runs.poll),
-    ("ingest", runs.ingest),
-    ("status", register.status),
-    ("unlock", register.unlock),
-    ("approve", register.approve),
-    ("reject", register.reject),
-    ("reconcile-incoming", register.reconcile_incoming),
-    ("replay", register.replay),
-    ("reconcile-statement", register.reconcile_statement),
-    ("demo", demo.demo),
-    ("sandbox", demo.sandbox),
-]:
-    app.command(name)(command)
+        return Exit
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # The file commands are done once they have printed; what is left is the interpreter freeing
@@ -63,11 +39,19 @@ for name, command in [
 EXIT_AT_ONCE = frozenset({"build-pain001", "parse", "validate", "reconcile"})
 
 
+# The file commands given a settlement report start reading its rows before anything else is imported.
+READ_AHEAD = frozenset({"parse", "validate"})
+
+
 def main() -> None:
+    if sys.argv[1:2] and sys.argv[1] in READ_AHEAD:
+        _read_ahead(sys.argv[2:])
     if sys.argv[1:2] == ["build-pain001"]:
         # A batch's objects all live to the exit: the collector would only walk them (0.05 s after
         # 100 000 payables), and what cycles there are go with the process a moment later.
         gc.disable()
+    from paydag.cli.app import app
+
     try:
         app()
     except SystemExit as done:
@@ -84,3 +68,14 @@ def _exit_at_once(code: object) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code or 0)
+
+
+def _read_ahead(arguments: list[str]) -> None:
+    """Each file argument that is a settlement report starts being read (xml2arrow, on a thread of its
+    own, the GIL released) while the command's half second of imports runs on this one; the reader
+    takes the rows read (`paydag.formats.columnar.read_ahead`)."""
+    from paydag.formats.settlement.rows import read_rows_ahead
+
+    for argument in arguments:
+        if not argument.startswith("-") and Path(argument).is_file():
+            read_rows_ahead(Path(argument))

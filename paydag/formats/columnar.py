@@ -13,6 +13,7 @@ import codecs
 import json
 import re
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,51 @@ def parse(parser: Any, source: bytes | str) -> dict[str, pa.RecordBatch]:
         raise CannotServe(f"xml2arrow: {exc}") from None
     except TypeError as exc:  # xml2arrow's answer to bytes that are not UTF-8
         raise CannotServe(f"xml2arrow could not decode the file ({exc})") from None
+
+
+# Reading ahead: a command that reads one large file starts xml2arrow on it (a thread of its own, the
+# GIL released) before it imports pandas, GX and the rest of what it needs, half a second of imports
+# that the read then overlaps. The reader later takes the read that was started, or parses afresh
+# when there is none (or the file has changed since).
+_AHEAD: dict[tuple[object, ...], tuple[threading.Thread, dict[str, Any]]] = {}
+
+
+def read_ahead(parser: Any, path: Path) -> None:
+    """Start parsing `path` with `parser` on a thread of its own; `parse_file` takes the outcome."""
+    key = _ahead_key(parser, path)
+    if key is None or key in _AHEAD:
+        return
+    outcome: dict[str, Any] = {}
+
+    def read() -> None:
+        try:
+            outcome["tables"] = parse(parser, str(path))
+        except Exception as exc:  # raised where the reader takes it, as its own parse would raise it
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=read, name=f"read ahead {path.name}", daemon=True)
+    _AHEAD[key] = (thread, outcome)
+    thread.start()
+
+
+def parse_file(parser: Any, path: Path) -> dict[str, pa.RecordBatch]:
+    """The tables of the file at `path`: those read ahead, if a read of this file as it is now was
+    started with this parser (its thread then gone), else parsed here (`parse`)."""
+    key = _ahead_key(parser, path)
+    started = _AHEAD.pop(key, None) if key is not None else None
+    if started is None:
+        return parse(parser, str(path))
+    thread, outcome = started
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["tables"]
+
+
+def _ahead_key(parser: Any, path: Path) -> tuple[object, ...] | None:
+    """The parser and the file as it is now (which file, its size and last change)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (id(parser), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)

@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
-from paydag.bulk import collector_paused, release_freed_memory
-from paydag.formats.columnar import CannotServe
-from paydag.formats.settlement.arrow_reader import read_arrow
 from paydag.formats.settlement.layout import (
     ALWAYS,
     REQUIRED,
@@ -29,14 +26,23 @@ from paydag.formats.settlement.layout import (
     V2_COLUMNS,
     V2_NAMESPACE,
 )
-from paydag.formats.settlement.lxml_reader import read_lxml
-from paydag.formats.settlement.report import (
-    ServiceSummary,
-    SettlementReport,
-    assemble,
-    service_totals,
-)
 from paydag.formats.xml import FormatError
+
+if TYPE_CHECKING:
+    from paydag.formats.settlement.report import ServiceSummary, SettlementReport, service_totals
+
+# The package imports its readers (pandas, pyarrow) when they are first used, not when it is imported:
+# a command that reads a report starts reading its rows first (rows.read_rows_ahead), before pandas.
+_FROM_REPORT = frozenset({"ServiceSummary", "SettlementReport", "service_totals"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_REPORT:
+        from paydag.formats.settlement import report
+
+        return getattr(report, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ALWAYS", "REQUIRED", "V1_COLUMNS", "V1_NAMESPACE", "V2_COLUMNS", "V2_NAMESPACE",
@@ -49,6 +55,12 @@ def parse_settlement(source: bytes | IO[bytes], name: str = "settlement.xml") ->
 
     Given a file on disk (opened, at its start), the Arrow reader reads it where it lies and its
     bytes are never all in memory; anything else is read into memory first."""
+    from paydag.bulk import collector_paused, release_freed_memory
+    from paydag.formats.columnar import CannotServe
+    from paydag.formats.settlement.arrow_reader import read_arrow
+    from paydag.formats.settlement.lxml_reader import read_lxml
+    from paydag.formats.settlement.report import assemble
+
     path = _path_of(source)
     if path is not None:
         head = source.read(4096)

@@ -236,6 +236,20 @@ def test_validate_exit_codes(tmp_path: Path) -> None:
     assert unreadable.returncode == 2 and "give the XML transaction list instead" in unreadable.stderr
 
 
+def test_validate_a_report_read_ahead_broken_or_cut_off_names_the_file(tmp_path: Path) -> None:
+    """`paydag validate` starts reading a report's rows before its imports (cli._read_ahead): what the
+    read finds wrong is said as the reader would say it, the file named."""
+    data = SETTLEMENT_V2.read_bytes()
+    row_end = data.index(b"/>", data.index(b"<Transaction "))
+    broken = tmp_path / "broken.xml"
+    broken.write_bytes(data[:row_end] + b"></Wrong>" + data[row_end + 2 :])
+    cut = tmp_path / "cut.xml"
+    cut.write_bytes(data[: data.rindex(b"/>") + 2])
+    for path, said in ((broken, "broken.xml: not well-formed XML"), (cut, "cut.xml: not well-formed XML")):
+        done = paydag("validate", str(path), cwd=tmp_path)
+        assert done.returncode == 2 and said in done.stderr, done.stderr
+
+
 def test_parse_a_settlement_report(tmp_path: Path) -> None:
     out = tmp_path / "rows.parquet"
     result = paydag("parse", str(SETTLEMENT_V2), "--json", "--out", str(out), cwd=tmp_path)

@@ -195,3 +195,22 @@ def test_every_tag_is_found_also_where_one_tag_begins_another() -> None:
     found: dict[bytes, set[int]] = {tag: set() for tag in tags}
     _find_tags(data, 100, tags, found)
     assert found == {b"<Cur": {103, 120, 127}, b"<CurX": {120}, b"</Cur>": {114}}
+
+
+@pytest.mark.parametrize("chunk", [5, 11, 97, 2**20])
+def test_a_file_read_in_chunks_finds_every_tag_and_every_equals_sign_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """The chunks share one buffer, each read behind the last bytes of the one before: whatever the
+    chunk size, the same places and the same count as over the whole file at once."""
+    from paydag.formats.settlement import arrow_reader
+
+    monkeypatch.setattr(arrow_reader._OnDisk, "CHUNK", chunk)
+    data = SETTLEMENT_V2.read_bytes()
+    path = tmp_path / "report.xml"
+    path.write_bytes(data)
+    tags = (b"<Currency", b"</Currency>", b"<Summary", b"</Summary>", b"<Transaction")
+    on_disk = arrow_reader._OnDisk(path)
+    assert on_disk.find_all(tags) == arrow_reader._InMemory(data).find_all(tags)
+    assert on_disk.equals() == data.count(b"=") > 0
+    assert len(on_disk.find_all(tags)[b"<Transaction"]) == data.count(b"<Transaction")
