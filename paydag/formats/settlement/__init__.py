@@ -8,6 +8,8 @@ Two readers, one layout (layout.py) and one typing step (report.py):
 - lxml_reader: a streaming iterparse of the whole document. It reads what the Arrow reader declines
   (`CannotServe`: a comment between rows, rows outside a body currency, bytes xml2arrow cannot
   decode, …); the report says which reader read it and why (`reader`, `notes`).
+rows.py holds the Arrow reader's mapping of the rows and reads a file's rows ahead, for a command to
+start before its imports; it and this package import without pandas.
 The XML is the system of record; the XLSX the portal also offers is refused (it loses leading zeros
 and types).
 """
