@@ -22,7 +22,7 @@ __all__ = ["Exit", "app", "main"]
 def __getattr__(name: str) -> Any:
     # The commands are imported when first asked for: `main` may read a file ahead before.
     if name == "app":
-        from paydag.cli.app import app
+        from paydag.cli.wiring import app
 
         return app
     if name == "Exit":
@@ -50,7 +50,7 @@ def main() -> None:
         # A batch's objects all live to the exit: the collector would only walk them (0.05 s after
         # 100 000 payables), and what cycles there are go with the process a moment later.
         gc.disable()
-    from paydag.cli.app import app
+    from paydag.cli.wiring import app
 
     try:
         app()

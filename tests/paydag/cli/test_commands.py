@@ -469,3 +469,16 @@ def test_reconcile_statement_reads_a_statement_file_and_carries_its_exceptions(t
     broken = REPO / "tests" / "fixtures" / "camt053" / "paydag_camt.053.001.08_broken_balance.xml"
     refused = paydag("reconcile-statement", str(broken), cwd=tmp_path)
     assert refused.returncode == 1 and "does not add up" in refused.stderr
+
+
+def test_the_package_gives_the_app_and_the_exit_codes_whichever_module_was_imported_first() -> None:
+    """`paydag.cli` imports its commands when first asked (main reads a file ahead before): its `app`
+    is the typer app, also once the module that wires it is imported."""
+    import typer
+
+    import paydag.cli.wiring
+    from paydag.cli import Exit, app, main
+
+    assert isinstance(app, typer.Typer) and app is paydag.cli.wiring.app
+    assert int(Exit.INVALID) == 1 and callable(main)
+    assert set(paydag.cli.__all__) == {"Exit", "app", "main"}

@@ -1,4 +1,4 @@
-"""The `paydag` command's typer app: every command, by name, from its module."""
+"""The `paydag` command's typer app: every command, by name, from its module (`paydag.cli.app`)."""
 
 from __future__ import annotations
 
