@@ -121,19 +121,23 @@ _LEFT_OUT = ("sqlalchemy", "boto3", "botocore")
 
 
 class _LeftOut(importlib.abc.MetaPathFinder):
-    """Packages found as if they were not installed."""
+    """Packages found as if they were not installed, by one thread's imports only: the finder stands
+    in `sys.meta_path` for every thread, and another one (a task beside this validation, say) may be
+    importing boto3 for itself meanwhile."""
 
     def __init__(self, packages: set[str]) -> None:
         self.packages = packages
+        self.thread = threading.get_ident()
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name.partition(".")[0] in self.packages:
+        if name.partition(".")[0] in self.packages and threading.get_ident() == self.thread:
             raise ModuleNotFoundError(f"{name}: left out of GX's import by paydag", name=name)
 
 
 @contextmanager
 def _optional_integrations_left_out() -> Iterator[None]:
-    """Within: those of `_LEFT_OUT` not yet imported cannot be; afterwards, they import as ever."""
+    """Within, in this thread: those of `_LEFT_OUT` not yet imported cannot be; in other threads and
+    afterwards, they import as ever."""
     finder = _LeftOut({name for name in _LEFT_OUT if name not in sys.modules})
     sys.meta_path.insert(0, finder)
     try:

@@ -39,8 +39,9 @@ def __getattr__(name: str) -> Any:
 EXIT_AT_ONCE = frozenset({"build-pain001", "parse", "validate", "reconcile"})
 
 
-# The file commands given a settlement report start reading its rows before anything else is imported.
-READ_AHEAD = frozenset({"parse", "validate"})
+# The file commands that read a settlement report where it lies start reading its rows before anything
+# else is imported. Not `parse`: it reads the whole file first to tell its kind, and parses those bytes.
+READ_AHEAD = frozenset({"validate"})
 
 
 def main() -> None:

@@ -164,4 +164,4 @@ def _ahead_key(parser: Any, path: Path) -> tuple[object, ...] | None:
         stat = path.stat()
     except OSError:
         return None
-    return (id(parser), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    return (parser, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)

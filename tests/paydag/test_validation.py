@@ -253,3 +253,31 @@ assert "boto3" not in sys.modules
     for code in (left_out, kept):
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_integrations_are_left_out_of_the_importing_thread_alone() -> None:
+    """In a fresh interpreter: while GX imports on one thread, another thread that imports boto3 for
+    itself (a task beside the validation) gets it; the importing thread does not."""
+    import subprocess
+    import sys
+
+    code = """
+import sys, threading
+from paydag import validation
+assert "boto3" not in sys.modules
+seen = {}
+def beside():
+    import boto3
+    seen["beside"] = boto3.__name__
+with validation._optional_integrations_left_out():
+    try:
+        import botocore
+    except ModuleNotFoundError as exc:
+        seen["here"] = str(exc)
+    thread = threading.Thread(target=beside)
+    thread.start()
+    thread.join()
+assert seen == {"here": "botocore: left out of GX's import by paydag", "beside": "boto3"}, seen
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -482,3 +482,33 @@ def test_the_package_gives_the_app_and_the_exit_codes_whichever_module_was_impor
     assert isinstance(app, typer.Typer) and app is paydag.cli.wiring.app
     assert int(Exit.INVALID) == 1 and callable(main)
     assert set(paydag.cli.__all__) == {"Exit", "app", "main"}
+
+
+def test_validate_takes_the_rows_it_read_ahead_and_parse_reads_none_ahead(tmp_path: Path) -> None:
+    """The console's `main` as a user runs it, its exit watched: `validate` leaves no read ahead
+    behind (the reader took it), and `parse`, which parses the bytes it read to tell the kind,
+    starts none (it would be a second parse of the whole file)."""
+    code = """
+import sys, threading
+import paydag.cli as cli
+from paydag.formats import columnar
+leave = cli._exit_at_once
+def watched(code):
+    ahead = [t.name for t in threading.enumerate() if t.name.startswith("read ahead")]
+    print(f"ahead={len(columnar._AHEAD)} threads={ahead} started={started}", file=sys.stderr)
+    leave(code)
+started = []
+read_ahead = columnar.read_ahead
+columnar.read_ahead = lambda parser, path: (started.append(path.name), read_ahead(parser, path))
+cli._exit_at_once = watched
+sys.argv = ["paydag", *sys.argv[1:]]
+cli.main()
+"""
+    env = os.environ | {"PAYDAG_CONFIG": str(REPO / "config" / "paydag.example.toml"),
+                        "PAYDAG_HOME": str(tmp_path / ".paydag")}  # fmt: skip
+    name = SETTLEMENT_V2.name
+    for command, said in (("validate", f"ahead=0 threads=[] started=['{name}']"),
+                          ("parse", "ahead=0 threads=[] started=[]")):  # fmt: skip
+        done = subprocess.run([sys.executable, "-c", code, command, str(SETTLEMENT_V2)], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0 and said in done.stderr, (command, done.stderr[-2000:])
